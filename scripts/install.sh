@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install what gsmoothface needs: ffmpeg + espeak-ng (Debian packages) and a Python 3.11 venv in .venv
+# with the CPU build of torch and the package in editable mode (with the test tools).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing system packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+# torch first and pinned: 2.13.0 is the CPU build on the project machines (no multi-GB CUDA download)
+.venv/bin/pip install -q --disable-pip-version-check "torch==2.13.0"
+.venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
+echo "installed: $(.venv/bin/python -c 'import torch; print("torch", torch.__version__)')"

@@ -1,0 +1,26 @@
+"""The ``gsmoothface`` command: every stage module's Typer app combined into one.
+
+Each ``stages/<name>.py`` holds one ``app = typer.Typer()`` with one command named after the DVC
+stage (``fit_3dmm`` -> ``gsmoothface fit-3dmm``). Heavy imports live inside the commands so that
+``gsmoothface --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+# Stage modules, in pipeline order; each contributes its commands to the one app.
+STAGE_MODULES: tuple[str, ...] = ()
+
+app = typer.Typer(
+    name="gsmoothface",
+    help="Audio-driven talking-face generation (GSmoothFace) as a reproducible DVC pipeline.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+for _module in STAGE_MODULES:
+    app.add_typer(importlib.import_module(_module).app)
