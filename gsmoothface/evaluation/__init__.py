@@ -1,0 +1,1 @@
+"""Evaluation: image, landmark and vertex metrics, SyncNet scores, report writers."""

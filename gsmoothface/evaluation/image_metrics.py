@@ -1,0 +1,127 @@
+"""Full-reference image metrics: PSNR and SSIM, batched over frames.
+
+SSIM follows Wang et al. 2004 ("Image quality assessment: from error visibility to structural
+similarity") with the conventions of scikit-image's ``structural_similarity`` (uniform 7x7 window
+and sample covariance by default, or the paper's 11x11 Gaussian window with sigma 1.5; channels
+averaged; a border of half a window left out), so numbers are comparable with scikit-image and the
+ViCo/piq-style suites. The windowed sums are separable convolutions over whole batches in float64.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DATA_RANGE_UINT8 = 255.0  # peak value of uint8 frames
+SSIM_K1 = 0.01  # stabiliser of the luminance term, (K1 * data_range)^2
+SSIM_K2 = 0.03  # stabiliser of the contrast-structure term, (K2 * data_range)^2
+
+
+def _as_batch(frames: np.ndarray) -> np.ndarray:
+    """(H,W,3) or (B,H,W,3) -> (B,H,W,3)."""
+    if frames.ndim == 3:
+        return frames[None]
+    if frames.ndim != 4:
+        raise ValueError(f"expected (H,W,C) or (B,H,W,C) frames, got shape {frames.shape}")
+    return frames
+
+
+def psnr(pred: np.ndarray, true: np.ndarray, data_range: float = DATA_RANGE_UINT8) -> np.ndarray:
+    """Peak signal-to-noise ratio per frame, in dB.
+
+    Parameters
+    ----------
+    pred, true: (B,H,W,C) or (H,W,C) frames of the same shape (uint8 or float).
+    data_range: the peak value (255 for uint8).
+
+    Returns
+    -------
+    (B,) float64; ``inf`` where a frame is identical to its truth.
+    """
+    pred, true = _as_batch(pred), _as_batch(true)
+    if pred.shape != true.shape:
+        raise ValueError(f"shape mismatch: {pred.shape} vs {true.shape}")
+    diff = pred.astype(np.float64) - true.astype(np.float64)
+    mse = (diff * diff).reshape(len(diff), -1).mean(axis=1)  # (B,)
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(data_range**2 / mse)
+
+
+def _window_1d(win_size: int, gaussian: bool, sigma: float) -> torch.Tensor:
+    """Normalised separable 1-D window (win_size,) in float64."""
+    if not gaussian:
+        return torch.full((win_size,), 1.0 / win_size, dtype=torch.float64)
+    x = torch.arange(win_size, dtype=torch.float64) - (win_size - 1) / 2
+    w = torch.exp(-0.5 * (x / sigma) ** 2)
+    return w / w.sum()
+
+
+def ssim(
+    pred: np.ndarray,
+    true: np.ndarray,
+    data_range: float = DATA_RANGE_UINT8,
+    win_size: int | None = None,
+    gaussian_weights: bool = False,
+    sigma: float = 1.5,
+    use_sample_covariance: bool | None = None,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """Mean structural similarity per frame, as scikit-image's ``structural_similarity``.
+
+    Parameters
+    ----------
+    pred, true: (B,H,W,C) or (H,W,C) frames of the same shape (uint8 or float).
+    data_range: the peak value (255 for uint8).
+    win_size: odd window side; default 7, or 11 with ``gaussian_weights`` (truncate 3.5 sigma).
+    gaussian_weights: Gaussian window of ``sigma`` instead of a uniform one.
+    use_sample_covariance: normalise variances by N-1 (default: True for the uniform window,
+        False for the Gaussian one, as ``structural_similarity`` is used in the two conventions).
+
+    Returns
+    -------
+    (B,) float64: SSIM averaged over channels and the valid (border-free) pixels.
+    """
+    pred, true = _as_batch(pred), _as_batch(true)
+    if pred.shape != true.shape:
+        raise ValueError(f"shape mismatch: {pred.shape} vs {true.shape}")
+    gaussian_size = 2 * int(3.5 * sigma + 0.5) + 1  # scipy's Gaussian kernel at truncate=3.5
+    if win_size is None:
+        win_size = gaussian_size if gaussian_weights else 7
+    if gaussian_weights and win_size != gaussian_size:
+        raise ValueError(f"with gaussian_weights the window side is {gaussian_size} for sigma {sigma}")
+    if win_size % 2 != 1 or win_size > min(pred.shape[1:3]):
+        raise ValueError(f"win_size must be odd and at most the image side, got {win_size}")
+    if use_sample_covariance is None:
+        use_sample_covariance = not gaussian_weights
+    b, h, w, c = pred.shape
+    # (B,H,W,C) -> (B*C,1,H,W): every channel is an independent image
+    x = torch.from_numpy(pred.astype(np.float64)).to(device).permute(0, 3, 1, 2).reshape(b * c, 1, h, w)
+    y = torch.from_numpy(true.astype(np.float64)).to(device).permute(0, 3, 1, 2).reshape(b * c, 1, h, w)
+    win = _window_1d(win_size, gaussian_weights, sigma).to(device)
+
+    def filt(img: torch.Tensor) -> torch.Tensor:
+        # 'valid' separable filtering: the output is exactly the border-cropped region
+        img = F.conv2d(img, win.view(1, 1, win_size, 1))
+        return F.conv2d(img, win.view(1, 1, 1, win_size))
+
+    n_points = win_size**2
+    cov_norm = n_points / (n_points - 1) if use_sample_covariance else 1.0
+    ux, uy = filt(x), filt(y)
+    vx = cov_norm * (filt(x * x) - ux * ux)
+    vy = cov_norm * (filt(y * y) - uy * uy)
+    vxy = cov_norm * (filt(x * y) - ux * uy)
+    c1 = (SSIM_K1 * data_range) ** 2
+    c2 = (SSIM_K2 * data_range) ** 2
+    s_map = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    per_channel = s_map.mean(dim=(1, 2, 3)).reshape(b, c)  # (B,C)
+    return per_channel.mean(dim=1).cpu().numpy()
+
+
+def mean_finite(values: np.ndarray) -> float:
+    """Mean of the finite entries (``nan`` when there are none): PSNR of identical frames is inf."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else math.nan

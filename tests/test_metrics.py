@@ -1,0 +1,125 @@
+"""Metric implementations against known values: scikit-image, hand-computed examples, orderings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+from skimage import data
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from gsmoothface.evaluation.cpbd import cpbd, cpbd_frames
+from gsmoothface.evaluation.image_metrics import mean_finite, psnr, ssim
+from gsmoothface.evaluation.motion_metrics import (
+    expression_error,
+    expression_vertices,
+    jaw_open,
+    landmark_distance,
+    lip_vertex_error,
+    lmd,
+)
+
+
+@pytest.fixture(scope="module")
+def image_pair() -> tuple[np.ndarray, np.ndarray]:
+    """A real photograph and a noisy, slightly blurred copy (both uint8, 160x200x3)."""
+    rng = np.random.default_rng(0)
+    sharp = data.astronaut()[40:200, 150:350]
+    noisy = ndimage.gaussian_filter(sharp.astype(np.float64), sigma=(0.8, 0.8, 0))
+    noisy = np.clip(noisy + rng.normal(0, 6, noisy.shape), 0, 255).astype(np.uint8)
+    return sharp, noisy
+
+
+def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    out = ndimage.gaussian_filter(img.astype(np.float64), sigma=(sigma, sigma, 0))
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def test_psnr_matches_skimage(image_pair):
+    a, b = image_pair
+    expected = peak_signal_noise_ratio(a, b, data_range=255)
+    assert psnr(b, a)[0] == pytest.approx(expected, abs=1e-9)
+    batch = psnr(np.stack([b, a]), np.stack([a, a]))
+    assert batch[0] == pytest.approx(expected, abs=1e-9)
+    assert np.isinf(batch[1])
+    assert mean_finite(batch) == pytest.approx(expected)
+
+
+def test_ssim_matches_skimage_uniform_window(image_pair):
+    a, b = image_pair
+    expected = structural_similarity(a, b, channel_axis=2, data_range=255)
+    assert 0.3 < expected < 0.99  # a non-trivial pair
+    assert ssim(b, a)[0] == pytest.approx(expected, abs=1e-9)
+    expected_9 = structural_similarity(a, b, channel_axis=2, data_range=255, win_size=9)
+    assert ssim(b, a, win_size=9)[0] == pytest.approx(expected_9, abs=1e-9)
+
+
+def test_ssim_matches_skimage_gaussian_window(image_pair):
+    a, b = image_pair
+    expected = structural_similarity(
+        a, b, channel_axis=2, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
+    assert ssim(b, a, gaussian_weights=True)[0] == pytest.approx(expected, abs=1e-9)
+
+
+def test_ssim_batch_and_identity(image_pair):
+    a, b = image_pair
+    values = ssim(np.stack([a, b, _blur(a, 3.0)]), np.stack([a, a, a]))
+    assert values[0] == pytest.approx(1.0, abs=1e-12)
+    assert values[1] > values[2]  # mild noise is closer than a heavy blur
+
+
+def test_cpbd_orders_sharp_above_blurred():
+    sharp = data.astronaut()
+    scores = cpbd_frames(np.stack([sharp, _blur(sharp, 0.7), _blur(sharp, 1.5), _blur(sharp, 3.0)]))
+    assert np.all(np.diff(scores) < 0), scores
+    assert scores[0] > 0.2
+    assert cpbd(np.full((128, 128, 3), 90, np.uint8)) == 0.0  # no edge at all
+
+
+def test_lmd_zero_for_identical_and_shift_distance():
+    rng = np.random.default_rng(1)
+    lm = rng.uniform(0, 512, size=(10, 68, 2)).astype(np.float32)
+    assert lmd(lm, lm) == 0.0
+    shifted = lm + np.array([3.0, 4.0], np.float32)  # a 5 px shift of every point
+    assert lmd(shifted, lm) == pytest.approx(5.0, abs=1e-4)
+    assert lmd(shifted, lm, center=True) == pytest.approx(0.0, abs=1e-4)
+    # only the mouth counts: moving the eyes changes nothing
+    eyes_moved = lm.copy()
+    eyes_moved[:, 36:48] += 50.0
+    assert lmd(eyes_moved, lm) == 0.0
+    # one mouth point moved by 20 px in frame 0 only: (20 / 20 points) / 10 frames
+    one = lm.copy()
+    one[0, 50, 0] += 20.0
+    per_frame = landmark_distance(one, lm)
+    assert per_frame[0] == pytest.approx(1.0, abs=1e-4)
+    assert lmd(one, lm) == pytest.approx(0.1, abs=1e-5)
+
+
+def test_lip_vertex_error_hand_computed():
+    true = np.zeros((2, 3, 3))
+    pred = np.zeros((2, 3, 3))
+    pred[0, 0] = [3.0, 4.0, 0.0]  # frame 0: errors 5, 0, 1 -> max 5
+    pred[0, 2] = [0.0, 0.0, 1.0]
+    pred[1, 1] = [1.0, 2.0, 2.0]  # frame 1: errors 0, 3, 0 -> max 3
+    assert lip_vertex_error(pred, true) == pytest.approx(4.0)  # (5 + 3) / 2
+
+
+def test_expression_error_and_vertices():
+    pred = np.array([[3.0, 4.0], [0.0, 0.0]])
+    true = np.zeros((2, 2))
+    assert expression_error(pred, true) == pytest.approx(2.5)
+    # 2 vertices, 2 coefficients: vertex 1 moves along y with coefficient 0, along z with 1
+    exp_base = np.zeros((6, 2))
+    exp_base[4, 0] = 2.0
+    exp_base[5, 1] = -1.0
+    offsets = expression_vertices(exp_base, np.array([[1.0, 3.0]]), np.array([1]))
+    np.testing.assert_allclose(offsets, [[[0.0, 2.0, -3.0]]])
+
+
+def test_jaw_open_grows_with_lower_lip_drop():
+    mean_points = np.array([[0.0, 0.1, 1.0], [0.0, 0.0, 1.0]])  # upper inner lip above the lower one
+    offsets = np.zeros((3, 2, 3))
+    offsets[1, 1, 1] = -0.2
+    offsets[2, 1, 1] = -0.5
+    np.testing.assert_allclose(jaw_open(offsets, mean_points), [0.1, 0.3, 0.6])
