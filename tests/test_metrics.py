@@ -123,3 +123,66 @@ def test_jaw_open_grows_with_lower_lip_drop():
     offsets[1, 1, 1] = -0.2
     offsets[2, 1, 1] = -0.5
     np.testing.assert_allclose(jaw_open(offsets, mean_points), [0.1, 0.3, 0.6])
+
+
+def test_syncnet_matches_syncnet_v2_layout(tmp_path):
+    import torch
+
+    from gsmoothface.errors import MissingAssetError
+    from gsmoothface.evaluation.syncnet import SyncNet, load_syncnet
+
+    torch.manual_seed(0)
+    state = SyncNet().state_dict()
+    # a few entries of the public syncnet_v2.model state dict and their shapes
+    expected = {
+        "netcnnaud.0.weight": (64, 1, 3, 3),
+        "netcnnaud.18.weight": (512, 256, 5, 4),
+        "netcnnaud.19.running_var": (512,),
+        "netfcaud.3.weight": (1024, 512),
+        "netcnnlip.0.weight": (96, 3, 5, 7, 7),
+        "netcnnlip.4.weight": (256, 96, 1, 5, 5),
+        "netcnnlip.18.weight": (512, 256, 1, 6, 6),
+        "netfclip.1.running_mean": (512,),
+    }
+    for key, shape in expected.items():
+        assert tuple(state[key].shape) == shape, key
+    path = tmp_path / "syncnet_v2.model"
+    torch.save(state, path)
+    model = load_syncnet(path)
+    with torch.no_grad():
+        assert model.forward_aud(torch.randn(2, 1, 13, 20)).shape == (2, 1024)
+        assert model.forward_lip(torch.rand(1, 3, 5, 224, 224) * 255).shape == (1, 1024)
+    del state["netfclip.3.bias"]
+    torch.save(state, path)
+    with pytest.raises(MissingAssetError, match="syncnet_v2"):
+        load_syncnet(path)
+    with pytest.raises(MissingAssetError, match=r"evaluate\.syncnet_weights"):
+        load_syncnet(None)
+
+
+def test_sync_scores_find_a_known_offset():
+    import torch
+
+    from gsmoothface.evaluation.syncnet import sync_scores
+
+    torch.manual_seed(0)
+    audio = torch.randn(80, 16)
+    video = torch.roll(audio, shifts=-3, dims=0)  # video window i matches audio window i + 3
+    scores = sync_scores(video[:70], audio[:70], vshift=5)
+    assert scores.offset == -3
+    assert scores.lse_d < 0.05 * scores.lse_c  # only the 3 edge windows that fall off the end differ
+
+
+def test_mfcc_frames_and_energy():
+    from gsmoothface.evaluation.syncnet import mfcc
+
+    rng = np.random.default_rng(0)
+    audio = rng.normal(0, 0.1, 16000)
+    ceps = mfcc(audio)
+    assert ceps.shape == (99, 13)  # 1 + ceil((16000 - 400) / 160) frames of 25 ms every 10 ms
+    emphasised = np.append(audio[0], audio[1:] - 0.97 * audio[:-1])
+    frame = emphasised[160:560]
+    energy = (np.abs(np.fft.rfft(frame, 512)) ** 2 / 512).sum()
+    assert ceps[1, 0] == pytest.approx(np.log(energy))
+    loud = mfcc(audio * 10)
+    np.testing.assert_allclose(loud[:, 0] - ceps[:, 0], 2 * np.log(10), atol=1e-9)
