@@ -1,0 +1,58 @@
+"""Configuration of TAFT training and inference, params section ``taft``."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+
+@dataclasses.dataclass(frozen=True)
+class TaftConfig:
+    """TAFT settings (``taft`` section). Defaults are the embedded default (small, CPU, minutes);
+    the GSmoothFace recipe is base_channels 64, max_channels 256, lr 1e-4, batch 10, 200 epochs,
+    vgg19_weights set, ema_decay 0.99778, at blend.size 512."""
+
+    base_channels: int = 32  # generator channels at full resolution (recipe 64)
+    max_channels: int = 128  # generator channel cap (recipe 256)
+    layers: int = 3  # 2x downsamplings of the generator (recipe 3)
+    residual: bool = True  # generator adds a correction to the blended image (recipe: false, tanh image)
+    batch_size: int = 8  # frames per step and process (recipe 10)
+    epochs: int = 10  # training epochs (recipe 200)
+    steps_per_epoch: int = 0  # optimiser steps per epoch; 0 = one pass over the training frames
+    lr: float = 1e-4  # Adam learning rate (recipe 1e-4)
+    beta1: float = 0.5  # Adam beta1 (recipe 0.5)
+    beta2: float = 0.999  # Adam beta2 (recipe 0.999)
+    lr_step: int = 300000  # StepLR period in steps (recipe 300000)
+    lr_gamma: float = 0.2  # StepLR factor (recipe 0.2)
+    ema_decay: float = 0.99778  # EMA of the generator, 0.5 ** (32 / 10000) as the recipe
+    l1_weight: float = 1.0  # photometric L1 weight
+    perceptual_weight: float = (
+        4.0  # weight of (multi-scale VGG19 perceptual + style) when VGG weights are set
+    )
+    style_weight: float = 250.0  # Gram style term relative to the perceptual term
+    perceptual_scales: int = 4  # image scales of the perceptual term (each a bilinear 0.5x downsample)
+    vgg19_weights: Path | None = None  # torchvision vgg19-dcbb9e9d.pth; null = L1 + SSIM loss instead
+    ssim_weight: float = 1.0  # weight of (1 - SSIM) when vgg19_weights is null
+    gan_weight: float = 0.0  # adversarial (LSGAN) weight; 0 = no discriminator, as the released TAFT
+    feature_matching_weight: float = 10.0  # discriminator feature matching weight (with gan_weight > 0)
+    disc_channels: int = 64  # PatchGAN channels of the first layer
+    disc_layers: int = 3  # PatchGAN strided layers
+    disc_scales: int = 2  # discriminator scales (pix2pixHD)
+    train_split: str = "train"  # clips (meta split) used for training
+    eval_split: str = "val"  # held-out clips evaluated every epoch
+    eval_frames: int = 48  # held-out frames evaluated per epoch (evenly spaced)
+    grid_frames: int = 4  # frames in the per-epoch sample grid
+    log_every: int = 10  # steps between logged training losses
+    checkpoint_every: int = 100  # steps between resume checkpoints
+    num_workers: int = 0  # data loader worker processes
+    translate_batch: int = 8  # frames per generator call at inference
+    seed: int = 0  # added to base.seed for TAFT's sampling and initialisation
+
+    def __post_init__(self) -> None:
+        positive = ("base_channels", "max_channels", "layers", "batch_size", "epochs", "lr_step")
+        positive += ("perceptual_scales", "eval_frames", "log_every", "checkpoint_every", "translate_batch")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"taft.{name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"taft.ema_decay must be in [0, 1), got {self.ema_decay}")
