@@ -182,7 +182,7 @@ def _named_expressions(x: np.ndarray, y: np.ndarray, side: np.ndarray) -> np.nda
     closure += np.where(above, -(top - bottom) * np.exp(-(((y - top) / 0.08) ** 2)), 0.0)
     out[EXP_BLINK, :, 1] = closure / BLINK_CLOSED
     brow = _smoothstep((y - 0.33) / 0.15) * (1.0 - 0.6 * _smoothstep((y - 0.55) / 0.3))
-    out[EXP_BROW_RAISE, :, 1] = 0.02 * np.exp(-(((np.abs(x) - 0.34) / 0.28) ** 2)) * brow
+    out[EXP_BROW_RAISE, :, 1] = 0.025 * np.exp(-(((np.abs(x) - 0.34) / 0.35) ** 2)) * brow
     return out
 
 
@@ -272,7 +272,10 @@ def generate_synthetic_model(seed: int = 0, spacing: float = 0.025) -> dict[str,
     id_fields[2] = shape * np.array([0.0, 0.0, 0.08])  # depth of the features
     id_fields[3:] = _smooth_fields(rng, xy, N_ID - 3, 3, 0.02 * np.arange(1, N_ID - 2) ** -0.6)
     exp_fields = np.concatenate(
-        [_named_expressions(x, y, side), _smooth_fields(rng, xy, N_EXP - N_NAMED_EXP, 3, np.full(58, 0.0015))]
+        [
+            _named_expressions(x, y, side),
+            _smooth_fields(rng, xy, N_EXP - N_NAMED_EXP, 3, np.full(N_EXP - N_NAMED_EXP, 0.0008)),
+        ]
     )
     tex_fields = np.empty((N_TEX, n, 3))
     tex_fields[0] = 15.0  # brightness
