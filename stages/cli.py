@@ -12,7 +12,11 @@ import importlib
 import typer
 
 # Stage modules, in pipeline order; each contributes its commands to the one app.
-STAGE_MODULES: tuple[str, ...] = ()
+STAGE_MODULES: tuple[str, ...] = (
+    "stages.blend",
+    "stages.train_taft",
+    "stages.translate",
+)
 
 app = typer.Typer(
     name="gsmoothface",

@@ -1,0 +1,95 @@
+"""``gsmoothface translate``: a clip + 3DMM coefficients (any expression sequence) -> TAFT video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stages.common import stage_errors
+
+app = typer.Typer()
+
+
+@app.command()
+def translate(
+    clip: Annotated[Path, typer.Option(help="clip folder (video.mp4), the target video")],
+    out: Annotated[Path, typer.Option(help="output mp4")],
+    fit: Annotated[Path | None, typer.Option(help="3DMM fit npz (default data/3dmm/<clip>.npz)")] = None,
+    expression: Annotated[
+        Path | None,
+        typer.Option(
+            help="expressions to render: .npy (N,64) or (N,257), or .npz with exp/coeff; default: fit"
+        ),
+    ] = None,
+    audio: Annotated[Path | None, typer.Option(help="audio muxed into the output")] = None,
+    model: Annotated[Path, typer.Option(help="TAFT checkpoint")] = Path("models/taft.pt"),
+    params: Annotated[Path, typer.Option(help="params file")] = Path("params.yaml"),
+) -> None:
+    """Render each frame with the given expression, blend (MAFB) and translate it with the EMA TAFT."""
+    with stage_errors():
+        import tempfile
+
+        import numpy as np
+        import torch
+
+        from gsmoothface.blend import BlendConfig, MafbBlender
+        from gsmoothface.config import BaseConfig, load_section, read_params
+        from gsmoothface.device import resolve_device
+        from gsmoothface.errors import InputError
+        from gsmoothface.face_model import FaceModelConfig, load_face_model
+        from gsmoothface.media import VideoWriter, iter_frames, probe
+        from gsmoothface.progress import progress
+        from gsmoothface.render import RenderConfig
+        from gsmoothface.taft.config import TaftConfig
+        from gsmoothface.taft.train import load_checkpoint
+        from gsmoothface.taft.translate import read_expression, translate_clip
+
+        raw = read_params(params)
+        base = load_section(BaseConfig, "base", raw)
+        blend_cfg = load_section(BlendConfig, "blend", raw)
+        taft_cfg = load_section(TaftConfig, "taft", raw)
+        fit = fit or Path("data/3dmm") / f"{clip.name}.npz"
+        video = clip / "video.mp4"
+        if not fit.is_file() or not video.is_file():
+            raise InputError(f"missing {fit} or {video}")
+        with np.load(fit) as data:
+            coeff, trans_params = data["coeff"].astype(np.float32), data["trans_params"].astype(np.float64)
+        exp = read_expression(expression) if expression is not None else None
+        device = resolve_device(base.device)
+        generator, meta = load_checkpoint(model, device)
+        size = int(meta["size"])
+        if size != blend_cfg.size:
+            raise InputError(f"{model} was trained at {size} px but blend.size is {blend_cfg.size}")
+        info = probe(video)
+        if info.n_frames and info.n_frames < len(coeff):
+            coeff, trans_params = coeff[: info.n_frames], trans_params[: info.n_frames]
+        face = load_face_model(load_section(FaceModelConfig, "face_model", raw))
+        blender = MafbBlender(face, blend_cfg, load_section(RenderConfig, "render", raw).backend, str(device))
+        torch.set_num_threads(min(torch.get_num_threads(), 2))
+        n_out = len(exp) if exp is not None else len(coeff)
+        with tempfile.TemporaryDirectory(
+            prefix=".translate.", dir=out.parent if out.parent.exists() else None
+        ) as tmp:
+            # the clip's frames at the TAFT size, on disk: random access for ping-pong, flat memory
+            frames = np.lib.format.open_memmap(
+                Path(tmp) / "frames.npy", mode="w+", dtype=np.uint8, shape=(len(coeff), size, size, 3)
+            )
+            start = 0
+            for chunk in iter_frames(video, chunk=64, size=size):
+                take = chunk[: len(coeff) - start]
+                frames[start : start + len(take)] = take
+                start += len(take)
+            if start < len(coeff):
+                raise InputError(f"{video}: {start} frames decoded, the fit has {len(coeff)}")
+            batches = translate_clip(
+                generator, blender, frames, coeff, trans_params, exp, batch_size=taft_cfg.translate_batch
+            )
+            n_batches = -(-n_out // taft_cfg.translate_batch)
+            with VideoWriter(out, size, size, fps=base.fps, audio_path=audio) as writer:
+                for batch in progress(
+                    batches, "translate batches", total=n_batches, every=base.progress_every
+                ):
+                    writer.write(batch)
+        print(f"translate: wrote {out} ({n_out} frames at {size}x{size})")
