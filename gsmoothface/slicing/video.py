@@ -16,6 +16,7 @@ import numpy as np
 
 from gsmoothface import media
 from gsmoothface.atomic import atomic_dir, write_json, write_npz
+from gsmoothface.config import config_to_dict
 from gsmoothface.errors import InputError
 from gsmoothface.landmarks.sidecar import read_sidecar
 from gsmoothface.landmarks.source import LandmarkSource
@@ -202,6 +203,7 @@ def write_clip(
                 "source_fps": info.fps,
                 "source_size": [info.width, info.height],
                 "sidecars": sorted(sidecars),
+                "slice_config": config_to_dict(cfg),
             },
         )
     return ClipResult(name, target, piece.n_frames, piece.start_s, box)
