@@ -13,6 +13,7 @@ import typer
 
 # Stage modules, in pipeline order; each contributes its commands to the one app.
 STAGE_MODULES: tuple[str, ...] = (
+    "stages.convert_bfm",
     "stages.slice",
     "stages.blend",
     "stages.train_taft",
