@@ -189,13 +189,14 @@ def _named_expressions(x: np.ndarray, y: np.ndarray, side: np.ndarray) -> np.nda
 def _smooth_fields(
     rng: np.random.Generator, xy: np.ndarray, n_fields: int, channels: int, scales: np.ndarray
 ) -> np.ndarray:
-    """Random smooth fields (n_fields, N, channels): sums of Gaussian bumps, rms per field = scales."""
-    n_bumps = 12
-    centres = rng.uniform(-0.8, 0.8, size=(n_fields, n_bumps, 2))
-    widths = rng.uniform(0.2, 0.45, size=(n_fields, n_bumps, 1))
-    weights = rng.normal(size=(n_fields, n_bumps, channels))
-    d2 = ((xy[None, None] - centres[:, :, None]) ** 2).sum(-1)  # (fields, bumps, N)
-    fields = np.einsum("fbn,fbc->fnc", np.exp(-d2 / widths**2), weights)
+    """Random smooth fields (n_fields, N, channels): random mixtures of a shared set of Gaussian
+    bumps over the face; per-coordinate rms of field k = ``scales[k]``."""
+    n_bumps = 48
+    centres = rng.uniform(-0.8, 0.8, size=(n_bumps, 2))
+    widths = rng.uniform(0.2, 0.45, size=(n_bumps, 1))
+    bumps = np.exp(-((xy[None] - centres[:, None]) ** 2).sum(-1) / widths**2)  # (bumps, N)
+    weights = rng.normal(size=(n_fields, channels, n_bumps))
+    fields = (weights.reshape(-1, n_bumps) @ bumps).reshape(n_fields, channels, -1).transpose(0, 2, 1)
     rms = np.sqrt((fields**2).mean(axis=(1, 2), keepdims=True))
     return fields / rms * scales[:, None, None]
 
