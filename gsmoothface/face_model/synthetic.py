@@ -232,8 +232,8 @@ def _mean_texture(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Skin-like mean albedo (N, 3) in 0-255 with lips, brows, sclera and irises."""
     skin = np.array([205.0, 155.0, 130.0])
     colour = np.tile(skin, (len(x), 1))
-    lips = np.exp(-((x / 0.22) ** 2) - ((y - MOUTH_Y) / 0.07) ** 2)[:, None]
-    colour = colour * (1 - lips) + np.array([175.0, 95.0, 95.0]) * lips
+    lips = np.exp(-((x / 0.25) ** 4) - ((y - MOUTH_Y) / 0.075) ** 4)[:, None]  # flat-topped lip region
+    colour = colour * (1 - lips) + np.array([165.0, 75.0, 80.0]) * lips
     brow_y = 0.44 + 0.1 * np.clip(1 - ((np.abs(x) - 0.35) / 0.25) ** 2, 0, None)
     brows = (np.exp(-(((y - brow_y) / 0.03) ** 2)) * ((np.abs(x) > 0.1) & (np.abs(x) < 0.6)))[:, None]
     colour = colour * (1 - brows) + np.array([95.0, 70.0, 55.0]) * brows
