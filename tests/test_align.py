@@ -1,5 +1,8 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
 
 from gsmoothface.face_model.camera import LM3D_5
 from gsmoothface.landmarks.align import (
@@ -109,3 +112,31 @@ def test_outside_the_frame_is_zero_padded():
 def test_wrong_image_size_is_refused():
     with pytest.raises(ValueError, match="trans_params"):
         align_image(np.zeros((50, 60, 3), np.uint8), np.array([100.0, 100.0, 1.0, 50.0, 50.0]))
+
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
+
+
+@pytest.mark.skipif(not (REAL / "photo01_woman_frontal.jpg").is_file(), reason="real test media absent")
+def test_real_photo_aligns_onto_the_mean_face():
+    from PIL import Image
+
+    from gsmoothface.face_model import FaceModelConfig, load_face_model
+
+    img = np.asarray(Image.open(REAL / "photo01_woman_frontal.jpg").convert("RGB"))
+    lm5 = np.loadtxt(REAL / "photo01_woman_frontal.5pt.txt")
+    params = estimate_trans_params(lm5, img.shape[1], img.shape[0])
+    crop = align_image(img, params)
+    assert crop.shape == (224, 224, 3) and crop[80:170, 60:170].mean() > 40  # the face fills the centre
+    # alignment removes scale and translation (not rotation): the aligned 5 points have about the
+    # centre and the size of the zero-pose mean face's (rescale 102 ~ focal / camera distance)
+    model = load_face_model(FaceModelConfig())
+    mean_face = extract_5p(model.landmarks_224(torch.zeros(1, 257))[0].numpy())
+    aligned = points_to_crop(lm5, params)
+    # POS also fits the points' depth, so head pitch moves the 2D centre a few pixels
+    np.testing.assert_allclose(aligned.mean(0), mean_face.mean(0), atol=10.0)
+
+    def spread(p):
+        return np.sqrt(((p - p.mean(0)) ** 2).sum(1).mean())
+
+    assert abs(spread(aligned) / spread(mean_face) - 1) < 0.1
