@@ -1,0 +1,94 @@
+"""CPU backend: torch autograd functions over the numba kernels of :mod:`.cpu_kernels`.
+
+No GPU and no OpenGL. Kernels run on float32 / int32 copies on the CPU (nvdiffrast's dtypes);
+inputs on another device or dtype are converted and gradients flow back through the conversion.
+Kernel threads follow ``torch.get_num_threads()``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import torch
+
+from gsmoothface.render import cpu_kernels
+
+
+def _threads() -> int:
+    """Match numba's thread count to torch's (``torch.set_num_threads`` limits both)."""
+    n = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(n)
+    return n
+
+
+def _chunks(n_batch: int) -> int:
+    """Parallel jobs per image so that a batch smaller than the thread count still uses every thread."""
+    threads = _threads()
+    return 1 if n_batch >= threads else -(-threads // n_batch)
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    """A contiguous numpy view of a CPU tensor (no copy when already contiguous)."""
+    return t.detach().contiguous().numpy()
+
+
+class _Rasterize(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, pos: torch.Tensor, tri: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        pos_np, tri_np = _np(pos), _np(tri)
+        rast = cpu_kernels.rasterize_forward(pos_np, tri_np, height, width, _chunks(pos_np.shape[0]))
+        rast_t = torch.from_numpy(rast)
+        ctx.save_for_backward(pos, tri, rast_t)
+        ctx.mark_non_differentiable(tri)
+        return rast_t
+
+    @staticmethod
+    def backward(ctx, grad_rast: torch.Tensor):
+        pos, tri, rast = ctx.saved_tensors
+        grad_pos = None
+        if ctx.needs_input_grad[0]:
+            n_bands = _chunks(pos.shape[0])
+            grad = cpu_kernels.rasterize_backward(_np(grad_rast), _np(pos), _np(tri), _np(rast), n_bands)
+            grad_pos = torch.from_numpy(grad)
+        return grad_pos, None, None, None
+
+
+class _Interpolate(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
+        out = cpu_kernels.interpolate_forward(_np(attr), _np(rast), _np(tri))  # (B, C, H, W)
+        ctx.save_for_backward(attr, rast, tri)
+        return torch.from_numpy(out).permute(0, 2, 3, 1)  # (B, H, W, C) view, channels-first storage
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        attr, rast, tri = ctx.saved_tensors
+        grad_attr = grad_rast = None
+        g = _np(grad_out.permute(0, 3, 1, 2))  # (B, C, H, W), no copy when channels-first already
+        if ctx.needs_input_grad[0]:
+            n_bands = _chunks(rast.shape[0])
+            grad = cpu_kernels.interpolate_backward_attr(g, _np(rast), _np(tri), attr.shape[1], n_bands)
+            grad_attr = torch.from_numpy(grad)
+            if attr.shape[0] != grad_attr.shape[0]:  # one attribute set shared by the batch
+                grad_attr = grad_attr.sum(0, keepdim=True)
+        if ctx.needs_input_grad[1]:
+            grad_rast = torch.from_numpy(
+                cpu_kernels.interpolate_backward_rast(g, _np(attr), _np(rast), _np(tri))
+            )
+        return grad_attr, grad_rast, None
+
+
+def rasterize_cpu(pos: torch.Tensor, tri: torch.Tensor, resolution: tuple[int, int]) -> torch.Tensor:
+    """CPU rasterization; see :func:`gsmoothface.render.rasterize`. Returns rast on ``pos.device``."""
+    pos32 = pos.to(device="cpu", dtype=torch.float32)
+    tri32 = tri.to(device="cpu", dtype=torch.int32)
+    rast = _Rasterize.apply(pos32, tri32, int(resolution[0]), int(resolution[1]))
+    return rast.to(pos.device)
+
+
+def interpolate_cpu(attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
+    """CPU interpolation; see :func:`gsmoothface.render.interpolate`. Returns float32 on ``attr.device``."""
+    attr32 = attr.to(device="cpu", dtype=torch.float32)
+    rast32 = rast.to(device="cpu", dtype=torch.float32)
+    tri32 = tri.to(device="cpu", dtype=torch.int32)
+    return _Interpolate.apply(attr32, rast32, tri32).to(attr.device)
