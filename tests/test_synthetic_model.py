@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from gsmoothface.errors import InputError
 from gsmoothface.face_model import FaceModel
 from gsmoothface.face_model.bfm_io import MODEL_KEYS, load_model_arrays
 from gsmoothface.face_model.camera import LM3D_5
@@ -71,6 +72,18 @@ def test_deterministic_and_seeded(arrays):
     other = generate_synthetic_model(seed=1)
     assert not np.array_equal(arrays["idBase"], other["idBase"])
     assert np.array_equal(arrays["tri"], other["tri"])
+
+
+@pytest.mark.parametrize("spacing", [0.01, 0.05])
+def test_spacing_range_keeps_distinct_keypoints(spacing):
+    arrays = generate_synthetic_model(spacing=spacing)
+    assert len(np.unique(arrays["keypoints"])) == 68
+    assert arrays["point_buf"].shape[1] == 8
+
+
+def test_spacing_outside_the_range_is_a_params_error():
+    with pytest.raises(InputError, match=r"face_model\.synthetic_spacing"):
+        generate_synthetic_model(spacing=0.2)
 
 
 def test_point_buf_lists_all_incident_faces(arrays):

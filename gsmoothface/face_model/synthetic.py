@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gsmoothface.errors import InputError
 from gsmoothface.face_model.bfm_io import write_model
 
 __all__ = ["generate_synthetic_model", "write_model"]
@@ -38,6 +39,7 @@ BLINK_CLOSED = 2.0  # blink coefficient at which the upper lids meet the lower l
 
 N_ID, N_EXP, N_TEX = 80, 64, 80
 POINT_BUF_WIDTH = 8
+SPACING_RANGE = (0.01, 0.05)  # dm; finer grids are slow, coarser ones merge eye keypoints
 
 # Face outline (ellipse, dm) and feature positions of the design frame.
 FACE_AXES = (0.85, 1.0)  # half-width, half-height of the oval face outline
@@ -106,7 +108,10 @@ def _grid_mesh(spacing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ]
     )
     xy = np.concatenate(
-        [np.stack([gx[inside], gy[inside]], 1), np.stack([xs[slit], ys[mouth_row] + 0 * xs[slit]], 1)]
+        [
+            np.stack([gx[inside], gy[inside]], 1),
+            np.stack([xs[slit], np.full(int(slit.sum()), ys[mouth_row])], 1),
+        ]
     )
     side = np.sign(np.round((xy[:, 1] - MOUTH_Y) / spacing)).astype(np.int64)
     side[vid[mouth_row][slit]] = 1
@@ -222,10 +227,7 @@ def _keypoints(xy: np.ndarray, side: np.ndarray) -> np.ndarray:
     d2 = ((IBUG68_LAYOUT[:, None] - xy[None]) ** 2).sum(-1)  # (68, N)
     d2[np.ix_(UPPER_LIP_KEYPOINTS, np.flatnonzero(side < 0))] = np.inf
     d2[np.ix_(LOWER_LIP_KEYPOINTS, np.flatnonzero(side > 0))] = np.inf
-    keypoints = d2.argmin(axis=1)
-    if len(np.unique(keypoints)) != 68:
-        raise ValueError("synthetic mesh too coarse: two keypoints share a vertex")
-    return keypoints
+    return d2.argmin(axis=1)
 
 
 def _mean_texture(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -251,7 +253,8 @@ def generate_synthetic_model(seed: int = 0, spacing: float = 0.025) -> dict[str,
     Parameters
     ----------
     seed: seed of the random identity, texture and minor expression fields.
-    spacing: grid spacing in decimetres (0.025 -> about 4,300 vertices, 8,400 triangles).
+    spacing: grid spacing in decimetres, within ``SPACING_RANGE`` (0.025 -> 4,287 vertices, 8,244
+        triangles).
 
     Returns
     -------
@@ -260,6 +263,11 @@ def generate_synthetic_model(seed: int = 0, spacing: float = 0.025) -> dict[str,
     ``point_buf`` (N, 8) padded with F+1, ``keypoints`` (1, 68), ``frontmask2_idx`` (Nf, 1),
     ``tri_mask2`` (Ff, 3) local to ``frontmask2_idx``, ``skinmask`` (1, N) 0/1.
     """
+    if not SPACING_RANGE[0] <= spacing <= SPACING_RANGE[1]:
+        raise InputError(
+            f"face_model.synthetic_spacing must lie in [{SPACING_RANGE[0]}, {SPACING_RANGE[1]}] dm, "
+            f"got {spacing}"
+        )
     rng = np.random.default_rng(seed)
     xy, tri, side = _grid_mesh(spacing)
     x, y = xy[:, 0], xy[:, 1]
