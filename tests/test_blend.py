@@ -130,3 +130,32 @@ def test_composite_keeps_frame_outside_mask_exactly():
     inside = (out.mask == 1).expand_as(frames)
     assert inside.any() and torch.allclose(out.blended[inside], out.render[inside])
     assert ((out.mask > 0) & (out.mask < 1)).any()  # soft, un-cropped edge
+
+
+def test_crop_matches_face_align_image():
+    align = pytest.importorskip("gsmoothface.landmarks.align", reason="alignment module not available")
+    frame = (_smooth_image(200)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    tp = np.array([200.0, 200.0, 1.6, 104.0, 97.0])
+    ref = align.align_image(frame, tp).astype(np.float64)
+    ours = crop(torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255, tp[None], mode="bicubic")
+    ours = ours[0].permute(1, 2, 0).numpy() * 255
+    assert np.abs(ours[4:-4, 4:-4] - ref[4:-4, 4:-4]).mean() < 0.5
+
+
+def test_blender_renders_face_into_frame():
+    face_model = pytest.importorskip("gsmoothface.face_model", reason="face model not available")
+    pytest.importorskip("gsmoothface.render", reason="renderer not available")
+    from gsmoothface.blend import MafbBlender
+
+    model = face_model.load_face_model(face_model.FaceModelConfig())
+    blender = MafbBlender(model, BlendConfig(), backend="cpu")
+    coeff = torch.zeros(2, 257)
+    coeff[1, 80] = 1.0  # another expression
+    frames = torch.zeros(2, 3, 64, 64)
+    tp = np.tile([512.0, 512.0, 0.45, 256.0, 256.0], (2, 1))
+    out = blender(frames, coeff, tp)
+    assert out.blended.shape == (2, 3, 64, 64)
+    centre = out.mask[:, 0, 24:40, 24:40]
+    assert centre.min() > 0.99  # the face covers the centre of the frame
+    assert out.mask[:, 0, :3, :].max() == 0  # and not the top rows
+    assert out.blended[:, :, 24:40, 24:40].mean() > 0.1  # lit face on a black frame
