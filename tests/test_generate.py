@@ -1,0 +1,156 @@
+"""The inference path end to end on real speech: duration, streams, and mouth motion follows speech."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import ffmpeg
+import numpy as np
+import pytest
+import torch
+
+from gsmoothface.generate import (
+    GenerateConfig,
+    drive,
+    frame_store,
+    generate_video,
+    open_reference,
+    reference_indices,
+    taft_translator,
+)
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
+SPEECH = REAL / "speech04_ljspeech_LJ001-0001_en.wav"
+CLIP_SIDE = 128  # px, the reference clip's frame
+FULL_CROP = np.array([CLIP_SIDE, CLIP_SIDE, 224 / CLIP_SIDE, CLIP_SIDE / 2, CLIP_SIDE / 2])  # crop = frame
+
+
+def test_reference_indices_pingpong_and_loop():
+    np.testing.assert_array_equal(reference_indices(9, 4), [0, 1, 2, 3, 2, 1, 0, 1, 2])
+    np.testing.assert_array_equal(reference_indices(5, 2, "loop"), [0, 1, 0, 1, 0])
+    np.testing.assert_array_equal(reference_indices(3, 1), [0, 0, 0])
+    steps = np.abs(np.diff(reference_indices(500, 37)))
+    assert steps.max() == 1  # ping-pong never jumps
+
+
+@pytest.fixture(scope="module")
+def face_model():
+    from gsmoothface.face_model import FaceModelConfig, load_face_model
+
+    return load_face_model(FaceModelConfig())
+
+
+@pytest.fixture(scope="module")
+def blender(face_model):
+    from gsmoothface.blend.config import BlendConfig
+    from gsmoothface.blend.mafb import MafbBlender
+
+    return MafbBlender(face_model, BlendConfig(size=64, batch_size=16), backend="cpu")
+
+
+@pytest.fixture(scope="module")
+def reference_clip(tmp_path_factory, blender) -> tuple[Path, GenerateConfig]:
+    """A 30-frame static clip of a rendered synthetic face on a textured background, with its fit."""
+    from gsmoothface.blend.mafb import composite
+    from gsmoothface.media import VideoWriter
+
+    root = tmp_path_factory.mktemp("gen")
+    n = 30
+    rng = np.random.default_rng(0)
+    background = rng.uniform(0.2, 0.8, size=(1, 3, 16, 16)).astype(np.float32)
+    frames = torch.nn.functional.interpolate(torch.from_numpy(background), size=CLIP_SIDE, mode="bilinear")
+    coeff = np.zeros((n, 257), np.float32)
+    coeff[:, 224] = 0.05  # a slight pitch
+    trans_params = np.tile(FULL_CROP, (n, 1))
+    image, mask = blender.render_crop(torch.from_numpy(coeff[:1]))
+    first = composite(frames, image, mask, trans_params[:1], blender.cfg).blended
+    clip = root / "clips" / "demo_ref"
+    clip.mkdir(parents=True)
+    video = (first.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()  # (1,H,W,3)
+    with VideoWriter(clip / "video.mp4", CLIP_SIDE, CLIP_SIDE, fps=25, crf=10) as writer:
+        writer.write(np.repeat(video, n, axis=0))
+    meta = {"clip": "demo_ref", "frames": n, "fps": 25, "size": CLIP_SIDE, "speaker": "spk0", "split": "val"}
+    (clip / "meta.json").write_text(json.dumps(meta))
+    (root / "3dmm").mkdir()
+    np.savez(root / "3dmm" / "demo_ref.npz", coeff=coeff, trans_params=trans_params)
+    cfg = GenerateConfig(clips_dir=root / "clips", fit_dir=root / "3dmm", cache_dir=root / "cache", chunk=16)
+    return clip, cfg
+
+
+def loudness_predictor(face_model):
+    """A test double for A2EP: opens the jaw with the frame's loudness (isolates generate's plumbing).
+
+    The jaw direction is the expression direction that moves the lower inner lip (iBUG 66) away
+    from the upper one (62); A2EP's own learning is tested with the A2EP model.
+    """
+    kp = face_model.keypoints.numpy()
+    basis = face_model.exp_base.numpy().reshape(-1, 3, 64)
+    jaw = -(basis[kp[66], 1] - basis[kp[62], 1])  # (64,) y is up in model space: lower lip goes down
+    jaw /= np.linalg.norm(jaw)
+
+    def predict(audio: np.ndarray, n_frames: int, speaker: str | None) -> np.ndarray:
+        padded = np.zeros(n_frames * 640, np.float32)
+        padded[: min(len(audio), len(padded))] = audio[: len(padded)]
+        rms = np.sqrt((padded.reshape(n_frames, 640) ** 2).mean(axis=1))  # (T,)
+        opening = np.clip(np.log10(rms + 1e-5) + 3.0, 0.0, None)  # 0 in silence, ~2 in speech
+        return (opening[:, None] * jaw[None] * 3.0).astype(np.float32)
+
+    return predict
+
+
+def test_generate_real_speech(tmp_path, reference_clip, face_model, blender):
+    if not SPEECH.is_file():
+        pytest.skip(f"real test media not found at {REAL}")
+    from gsmoothface.media import load_audio, probe
+
+    clip, cfg = reference_clip
+    speech = load_audio(SPEECH, 16000)[: 2 * 16000]  # 22.05 kHz wav resampled by ffmpeg
+    silence = np.zeros(int(0.8 * 16000), np.float32)
+    audio = np.concatenate([silence, speech, silence])  # 3.6 s, longer than the 1.2 s reference
+    reference = open_reference(clip, cfg)
+    out = tmp_path / "talking.mp4"
+    summary = generate_video(
+        audio, reference, loudness_predictor(face_model), blender, lambda ref, b: b, out, cfg, size=64
+    )
+    assert summary["frames"] == 90
+
+    info = probe(out)
+    assert info.duration_s == pytest.approx(len(audio) / 16000, abs=0.04)
+    streams = ffmpeg.probe(str(out))["streams"]
+    kinds = sorted((s["codec_type"], s["codec_name"]) for s in streams)
+    assert kinds == [("audio", "aac"), ("video", "h264")]
+    assert next(s for s in streams if s["codec_type"] == "video")["pix_fmt"] == "yuv420p"
+
+    # mouth box from the face model's landmarks (crop = whole frame here)
+    lm = face_model.landmarks_224(torch.from_numpy(reference.coeff[:1]))[0].numpy() * CLIP_SIDE / 224
+    x0, y0 = np.floor(lm[48:68].min(axis=0)).astype(int) - 4
+    x1, y1 = np.ceil(lm[48:68].max(axis=0)).astype(int) + 4
+    from gsmoothface.media import read_frames
+
+    frames = read_frames(out).astype(np.float32)
+    assert len(frames) == 90
+    motion = np.abs(np.diff(frames[:, y0:y1, x0:x1], axis=0)).mean(axis=(1, 2, 3))  # (T-1,)
+    in_silence = np.r_[motion[2:18], motion[72:88]].mean()  # frames 0-19 and 70-89 are silent
+    in_speech = motion[24:66].mean()
+    assert in_speech > 3 * in_silence + 0.05, (in_speech, in_silence)
+
+
+def test_drive_pastes_only_inside_the_mask(reference_clip, face_model, blender):
+    from gsmoothface.taft.model import TaftGenerator
+
+    clip, cfg = reference_clip
+    reference = open_reference(clip / "video.mp4", cfg)
+    store = frame_store(reference.video, cfg.cache_dir, reference.n_frames)
+    assert store.shape == (30, CLIP_SIDE, CLIP_SIDE, 3)
+    torch.manual_seed(0)
+    translator = taft_translator(TaftGenerator(base_channels=8, max_channels=16, layers=2).eval())
+    exp = np.zeros((18, 64), np.float32)
+    chunks = list(drive(reference, exp, store, blender, translator, size=64, chunk=8))
+    assert [c.start for c in chunks] == [0, 8, 16]
+    driven = chunks[-1]
+    np.testing.assert_array_equal(driven.reference_index, [16, 17])
+    outside = driven.mask < 1e-6
+    assert 0.2 < outside.mean() < 0.95
+    np.testing.assert_array_equal(driven.generated[outside], driven.frames[outside])
+    assert np.abs(driven.generated.astype(int) - driven.frames).max() > 10  # the untrained TAFT face differs
