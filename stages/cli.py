@@ -15,6 +15,9 @@ import typer
 STAGE_MODULES: tuple[str, ...] = (
     "stages.convert_bfm",
     "stages.slice",
+    "stages.audio_features",
+    "stages.train_a2ep",
+    "stages.predict_exp",
     "stages.blend",
     "stages.train_taft",
     "stages.translate",

@@ -1,0 +1,132 @@
+"""Expression prediction for audio of any length: overlapping windows, cross-faded.
+
+The released demo cuts audio into independent 24 s chunks, so the expression sequence jumps where
+chunks meet and the ALiBi mask caps a chunk at 600 frames. Here the frame sequence is covered by
+windows of ``predict_window`` frames (the training length, so positions stay in the trained range)
+that overlap by ``predict_overlap`` frames; each window is decoded autoregressively from the style
+token, and consecutive windows are blended with linear cross-fade weights across the overlap.
+Windows are decoded ``predict_batch`` at a time, so memory does not grow with the audio length.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from gsmoothface.a2ep.model import A2EP
+from gsmoothface.audio.features import AudioFrontend, to_frame_rate
+from gsmoothface.errors import InputError
+
+
+def window_starts(n_frames: int, window: int, overlap: int) -> list[int]:
+    """Start frames of windows covering ``n_frames``; the last one ends at ``n_frames``."""
+    if n_frames <= window:
+        return [0]
+    hop = window - overlap
+    starts = list(range(0, n_frames - window, hop))
+    return [*starts, n_frames - window]
+
+
+def crossfade_weights(length: int, fade_in: int, fade_out: int) -> np.ndarray:
+    """(length,) weights rising linearly over ``fade_in`` frames and falling over ``fade_out``."""
+    w = np.ones(length, dtype=np.float64)
+    if fade_in:
+        w[:fade_in] = np.minimum(w[:fade_in], (np.arange(fade_in) + 1) / (fade_in + 1))
+    if fade_out:
+        w[length - fade_out :] = np.minimum(
+            w[length - fade_out :], (fade_out - np.arange(fade_out)) / (fade_out + 1)
+        )
+    return w
+
+
+def speaker_code(speakers: list[str], speaker: str | None) -> np.ndarray:
+    """(S,) style code: the one-hot of a training speaker, or the mean style for ``None``/``"mean"``.
+
+    The style layer is linear, so the uniform code gives the average of the training speakers'
+    styles, which is what an unseen speaker gets.
+    """
+    if speaker is None or speaker == "mean":
+        return np.full(len(speakers), 1.0 / len(speakers), dtype=np.float32)
+    if speaker not in speakers:
+        raise InputError(
+            f"speaker '{speaker}' was not a training speaker; choose one of: {', '.join(speakers)}, mean"
+        )
+    return np.eye(len(speakers), dtype=np.float32)[speakers.index(speaker)]
+
+
+@torch.no_grad()
+def predict_expressions(
+    model: A2EP,
+    features: np.ndarray,
+    speaker: np.ndarray,
+    window: int,
+    overlap: int,
+    batch: int = 16,
+    use_cache: bool = True,
+) -> np.ndarray:
+    """Predict expressions for a whole sequence of audio features at the video frame rate.
+
+    Parameters
+    ----------
+    model: a trained A2EP (switched to eval mode here).
+    features: (T, C) audio features already at the video frame rate.
+    speaker: (S,) style code (see :func:`speaker_code`).
+    window, overlap: window length and cross-faded overlap, frames (``overlap < window``).
+    batch: windows decoded together.
+    use_cache: key/value-cached decoding (fixed mode and faithful mode give the same result either way).
+
+    Returns
+    -------
+    (T, 64) float32 expression coefficients.
+    """
+    if not 0 <= overlap < window:
+        raise InputError(f"a2ep.predict_overlap={overlap} must be in [0, predict_window={window})")
+    model.eval()
+    device = next(model.parameters()).device
+    n = features.shape[0]
+    starts = window_starts(n, window, overlap)
+    length = min(window, n)
+    total = np.zeros((n, model.cfg.exp_dim), dtype=np.float64)
+    weight = np.zeros((n, 1), dtype=np.float64)
+    code = torch.as_tensor(speaker, dtype=torch.float32, device=device)
+    for first in range(0, len(starts), batch):
+        chunk = starts[first : first + batch]
+        feats = torch.from_numpy(np.stack([features[s : s + length] for s in chunk])).to(device)  # (b, W, C)
+        pred = (
+            model.predict(feats, code.expand(len(chunk), -1), use_cache=use_cache).cpu().numpy()
+        )  # (b, W, 64)
+        for j, s in enumerate(chunk):
+            k = first + j
+            fade_in = starts[k - 1] + length - s if k > 0 else 0
+            fade_out = s + length - starts[k + 1] if k + 1 < len(starts) else 0
+            w = crossfade_weights(length, fade_in, fade_out)[:, None]
+            total[s : s + length] += w * pred[j]
+            weight[s : s + length] += w
+    return (total / weight).astype(np.float32)
+
+
+def predict_audio(
+    model: A2EP,
+    info: dict[str, Any],
+    frontend: AudioFrontend,
+    audio: np.ndarray,
+    speaker: str | None,
+    use_cache: bool = True,
+) -> np.ndarray:
+    """Audio (S,) at ``info['sample_rate']`` -> (round(S / sample_rate * fps), 64) expressions."""
+    if frontend.dim != info["feature_dim"]:
+        raise InputError(
+            f"the audio front end gives {frontend.dim}-d features; the model needs {info['feature_dim']}-d"
+        )
+    fps, rate = info["fps"], info["sample_rate"]
+    n_frames = round(audio.shape[0] / rate * fps)
+    if n_frames < 1:
+        raise InputError("audio shorter than one video frame")
+    features = to_frame_rate(frontend(audio), n_frames, fps, rate)  # (T, C)
+    cfg = model.cfg
+    code = speaker_code(info["speakers"], speaker)
+    return predict_expressions(
+        model, features, code, cfg.predict_window, cfg.predict_overlap, cfg.predict_batch, use_cache
+    )

@@ -1,0 +1,26 @@
+"""Configuration of the audio front end (``audio`` section of ``params.yaml``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Literal
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioConfig:
+    """How clips' audio becomes the cached 50 Hz features that A2EP reads.
+
+    ``frontend`` ``logmel`` is the embedded default (no weights needed); ``wav2vec2`` is the
+    GSmoothFace recipe: the frozen CNN feature extractor of facebook/wav2vec2-base-960h, loaded
+    from the local ``save_pretrained`` folder ``wav2vec2_dir``.
+    """
+
+    frontend: Literal["logmel", "wav2vec2"] = "logmel"
+    wav2vec2_dir: Path | None = None  # local save_pretrained folder of facebook/wav2vec2-base-960h
+    n_mels: int = 80  # log-mel bands (logmel front end)
+    fmin: float = 40.0  # lowest mel band edge, Hz
+    fmax: float = 7600.0  # highest mel band edge, Hz
+    min_duration_s: float = 0.2  # shorter audio is an input error
+    silence_peak: float = 1e-3  # audio whose peak |amplitude| stays below this is an input error
+    chunk_s: float = 20.0  # wav2vec2 CNN runs on chunks this long (bounded memory; per-chunk norm)

@@ -1,0 +1,83 @@
+"""``gsmoothface train-a2ep``: clips' audio features + 3DMM expressions -> models/a2ep.pt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from stages.common import stage_errors
+
+app = typer.Typer()
+
+
+@app.command()
+def train_a2ep(
+    clips: Annotated[
+        Path, typer.Option(help="folder of clips (<clip>/meta.json gives speaker and split)")
+    ] = Path("data/clips"),
+    features: Annotated[Path, typer.Option(help="cached audio features (<clip>.npy)")] = Path("data/audio"),
+    fits: Annotated[Path, typer.Option(help="3DMM fits (<clip>.npz with coeff (T, 257))")] = Path(
+        "data/3dmm"
+    ),
+    targets: Annotated[
+        Literal["fit", "truth"], typer.Option(help="expression targets: 3DMM fits, or the demo's truth.npz")
+    ] = "fit",
+    model: Annotated[Path, typer.Option(help="output model file")] = Path("models/a2ep.pt"),
+    checkpoint: Annotated[Path, typer.Option(help="resumable training state")] = Path("models/a2ep.ckpt"),
+    live: Annotated[Path, typer.Option(help="DVCLive folder (per-step loss, metrics.json)")] = Path(
+        "results/a2ep"
+    ),
+    params: Annotated[Path, typer.Option(help="params file")] = Path("params.yaml"),
+) -> None:
+    """Train A2EP (GSmoothFace's audio-to-expression transformer); resumes from --checkpoint."""
+    with stage_errors():
+        import torch
+
+        from gsmoothface.a2ep.config import A2EPConfig
+        from gsmoothface.a2ep.data import load_clips
+        from gsmoothface.a2ep.loss import expression_basis
+        from gsmoothface.a2ep.model import pretrained_encoder, tiny_encoder_config
+        from gsmoothface.a2ep.train import train_a2ep as train
+        from gsmoothface.audio import AudioConfig, load_wav2vec2
+        from gsmoothface.config import BaseConfig, config_to_dict, load_section, read_params
+        from gsmoothface.device import resolve_device
+        from gsmoothface.face_model import FaceModelConfig, load_face_model
+
+        raw = read_params(params)
+        base = load_section(BaseConfig, "base", raw)
+        audio_cfg = load_section(AudioConfig, "audio", raw)
+        cfg = load_section(A2EPConfig, "a2ep", raw)
+        face = load_face_model(load_section(FaceModelConfig, "face_model", raw))
+        data = load_clips(clips, features, fits, targets, base.fps, base.sample_rate)
+        feature_dim = int(data[0].features.shape[1])
+        encoder_state = None
+        if audio_cfg.frontend == "wav2vec2":
+            encoder_config, encoder_state = pretrained_encoder(load_wav2vec2(audio_cfg.wav2vec2_dir), cfg)
+        else:
+            encoder_config = tiny_encoder_config(feature_dim, cfg)
+        info = {
+            "encoder_config": encoder_config,
+            "audio": config_to_dict(audio_cfg),
+            "feature_dim": feature_dim,
+            "fps": base.fps,
+            "sample_rate": base.sample_rate,
+        }
+        torch.set_num_threads(cfg.cpu_threads)
+        metrics = train(
+            data,
+            expression_basis(face, cfg.exp_dim),
+            face.mouth_mask.cpu(),
+            cfg,
+            info,
+            base.seed + cfg.seed,
+            model,
+            checkpoint,
+            live,
+            resolve_device(base.device),
+            encoder_state,
+            base.progress_every,
+        )
+        summary = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+        print(f"a2ep: wrote {model} ({summary})")
