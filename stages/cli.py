@@ -14,6 +14,7 @@ import typer
 # Stage modules, in pipeline order; each contributes its commands to the one app.
 STAGE_MODULES: tuple[str, ...] = (
     "stages.convert_bfm",
+    "stages.synth",
     "stages.slice",
     "stages.audio_features",
     "stages.train_a2ep",
