@@ -22,6 +22,8 @@ STAGE_MODULES: tuple[str, ...] = (
     "stages.blend",
     "stages.train_taft",
     "stages.translate",
+    "stages.evaluate",
+    "stages.generate",
 )
 
 app = typer.Typer(
