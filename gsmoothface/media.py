@@ -213,10 +213,12 @@ def iter_frames(
         left, top = max(0, -x0), max(0, -y0)
         right, bottom = max(0, x0 + cw - info.width), max(0, y0 + ch - info.height)
         if left or top or right or bottom:
-            stream = stream.filter(
+            # in RGB, pad offsets are exact (on yuv420p they snap to the chroma grid)
+            stream = stream.filter("format", "rgb24").filter(
                 "pad", w=info.width + left + right, h=info.height + top + bottom, x=left, y=top
             )
-        stream = stream.filter("crop", w=cw, h=ch, x=x0 + left, y=y0 + top)
+        # exact: without it ffmpeg rounds odd offsets down to the chroma grid (a one-pixel shift)
+        stream = stream.filter("crop", w=cw, h=ch, x=x0 + left, y=y0 + top, exact=1)
         out_w, out_h = cw, ch
     target = _as_size(size)
     if target is not None and target != (out_w, out_h):

@@ -26,7 +26,7 @@ from gsmoothface.slicing.plan import VideoPlan
 from gsmoothface.slicing.quiet import quiet_cuts
 from gsmoothface.slicing.sidecars import carry_landmarks, carry_truth, sidecar_paths, source_indices
 
-MAX_MISSING_FRAMES = 3  # decoded frames may fall this short of the span (stream end rounding)
+MAX_MISSING_FRAMES = 3  # decoded video/audio may fall this many frames short of the span (stream ends)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +74,11 @@ def plan_pieces(
             )
             continue
         audio = media.load_audio(plan.path, sample_rate, start_s=start, duration_s=n_frames / fps)
+        if len(audio) < n_frames * spf - MAX_MISSING_FRAMES * spf:
+            failures.append(
+                f"{label}: decoded only {len(audio) / sample_rate:.2f} s of audio (truncated or corrupt?)"
+            )
+            continue
         audio = _fit_length(audio, n_frames * spf)
         box, box_source = None, ""
         if spec.crop_box is not None:
