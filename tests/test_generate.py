@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import ffmpeg
@@ -23,7 +22,6 @@ from gsmoothface.generate import (
 REAL = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
 SPEECH = REAL / "speech04_ljspeech_LJ001-0001_en.wav"
 CLIP_SIDE = 128  # px, the reference clip's frame
-FULL_CROP = np.array([CLIP_SIDE, CLIP_SIDE, 224 / CLIP_SIDE, CLIP_SIDE / 2, CLIP_SIDE / 2])  # crop = frame
 
 
 def test_reference_indices_pingpong_and_loop():
@@ -50,30 +48,41 @@ def blender(face_model):
 
 
 @pytest.fixture(scope="module")
-def reference_clip(tmp_path_factory, blender) -> tuple[Path, GenerateConfig]:
-    """A 30-frame static clip of a rendered synthetic face on a textured background, with its fit."""
-    from gsmoothface.blend.mafb import composite
-    from gsmoothface.media import VideoWriter
+def reference_clip(tmp_path_factory) -> tuple[Path, GenerateConfig]:
+    """A clip of the embedded demo: one synthetic utterance (`synth`), cut by `slice`, its
+    ground-truth coefficients as the fit. The head is held still so that only the mouth moves."""
+    from gsmoothface.config import BaseConfig
+    from gsmoothface.face_model import FaceModelConfig
+    from gsmoothface.slicing import SliceConfig, slice_folder
+    from gsmoothface.synth.config import SynthConfig
+    from gsmoothface.synth.corpus import build_corpus
 
     root = tmp_path_factory.mktemp("gen")
-    n = 30
-    rng = np.random.default_rng(0)
-    background = rng.uniform(0.2, 0.8, size=(1, 3, 16, 16)).astype(np.float32)
-    frames = torch.nn.functional.interpolate(torch.from_numpy(background), size=CLIP_SIDE, mode="bilinear")
-    coeff = np.zeros((n, 257), np.float32)
-    coeff[:, 224] = 0.05  # a slight pitch
-    trans_params = np.tile(FULL_CROP, (n, 1))
-    image, mask = blender.render_crop(torch.from_numpy(coeff[:1]))
-    first = composite(frames, image, mask, trans_params[:1], blender.cfg).blended
-    clip = root / "clips" / "demo_ref"
-    clip.mkdir(parents=True)
-    video = (first.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()  # (1,H,W,3)
-    with VideoWriter(clip / "video.mp4", CLIP_SIDE, CLIP_SIDE, fps=25, crf=10) as writer:
-        writer.write(np.repeat(video, n, axis=0))
-    meta = {"clip": "demo_ref", "frames": n, "fps": 25, "size": CLIP_SIDE, "speaker": "spk0", "split": "val"}
-    (clip / "meta.json").write_text(json.dumps(meta))
+    synth = SynthConfig(
+        n_speakers=1,
+        utterances_per_speaker=1,
+        test_speakers=0,
+        val_utterances=0,
+        words_per_utterance=(2, 3),
+        size=CLIP_SIDE,
+        face_size_px=70.0,
+        head_yaw_rad=(0.0, 0.0),
+        head_pitch_rad=0.0,
+        head_roll_rad=0.0,
+        blink_rate_hz=1e-3,  # (0 divides by zero in synth.motion.blinks)
+        gaze_rate_hz=1e-3,
+        light_change=0.0,
+    )
+    build_corpus(root / "raw", None, synth, BaseConfig(), FaceModelConfig())
+    report = slice_folder(
+        SliceConfig(input_dir=root / "raw", output_dir=root / "clips", size=CLIP_SIDE, min_seconds=0.5),
+        log=lambda line: None,
+    )
+    assert len(report.clips) == 1, report.failures
+    clip = next((root / "clips").iterdir())
     (root / "3dmm").mkdir()
-    np.savez(root / "3dmm" / "demo_ref.npz", coeff=coeff, trans_params=trans_params)
+    with np.load(clip / "truth.npz") as truth:
+        np.savez(root / "3dmm" / f"{clip.name}.npz", coeff=truth["coeff"], trans_params=truth["trans_params"])
     cfg = GenerateConfig(clips_dir=root / "clips", fit_dir=root / "3dmm", cache_dir=root / "cache", chunk=16)
     return clip, cfg
 
@@ -103,6 +112,8 @@ def test_generate_real_speech(tmp_path, reference_clip, face_model, blender):
     if not SPEECH.is_file():
         pytest.skip(f"real test media not found at {REAL}")
     from gsmoothface.media import load_audio, probe
+    from gsmoothface.taft.config import TaftConfig
+    from gsmoothface.taft.train import build_generator
 
     clip, cfg = reference_clip
     speech = load_audio(SPEECH, 16000)[: 2 * 16000]  # 22.05 kHz wav resampled by ffmpeg
@@ -110,8 +121,9 @@ def test_generate_real_speech(tmp_path, reference_clip, face_model, blender):
     audio = np.concatenate([silence, speech, silence])  # 3.6 s, longer than the 1.2 s reference
     reference = open_reference(clip, cfg)
     out = tmp_path / "talking.mp4"
+    translator = taft_translator(build_generator(TaftConfig(base_channels=8, max_channels=16, layers=2)))
     summary = generate_video(
-        audio, reference, loudness_predictor(face_model), blender, lambda ref, b: b, out, cfg, size=64
+        audio, reference, loudness_predictor(face_model), blender, translator, out, cfg, size=64
     )
     assert summary["frames"] == 90
 
@@ -122,8 +134,11 @@ def test_generate_real_speech(tmp_path, reference_clip, face_model, blender):
     assert kinds == [("audio", "aac"), ("video", "h264")]
     assert next(s for s in streams if s["codec_type"] == "video")["pix_fmt"] == "yuv420p"
 
-    # mouth box from the face model's landmarks (crop = whole frame here)
-    lm = face_model.landmarks_224(torch.from_numpy(reference.coeff[:1]))[0].numpy() * CLIP_SIDE / 224
+    # mouth box from the face model's landmarks of the (still) reference
+    from gsmoothface.landmarks.align import points_from_crop
+
+    lm224 = face_model.landmarks_224(torch.from_numpy(reference.coeff[:1]))[0].numpy()
+    lm = points_from_crop(lm224, reference.trans_params[0])
     x0, y0 = np.floor(lm[48:68].min(axis=0)).astype(int) - 4
     x1, y1 = np.ceil(lm[48:68].max(axis=0)).astype(int) + 4
     from gsmoothface.media import read_frames
@@ -142,14 +157,14 @@ def test_drive_pastes_only_inside_the_mask(reference_clip, face_model, blender):
     clip, cfg = reference_clip
     reference = open_reference(clip / "video.mp4", cfg)
     store = frame_store(reference.video, cfg.cache_dir, reference.n_frames)
-    assert store.shape == (30, CLIP_SIDE, CLIP_SIDE, 3)
+    assert store.shape == (reference.n_frames, CLIP_SIDE, CLIP_SIDE, 3)
     torch.manual_seed(0)
     translator = taft_translator(TaftGenerator(base_channels=8, max_channels=16, layers=2).eval())
-    exp = np.zeros((18, 64), np.float32)
-    chunks = list(drive(reference, exp, store, blender, translator, size=64, chunk=8))
-    assert [c.start for c in chunks] == [0, 8, 16]
+    exp = np.zeros((10, 64), np.float32)
+    chunks = list(drive(reference, exp, store, blender, translator, size=64, chunk=4))
+    assert [c.start for c in chunks] == [0, 4, 8]
     driven = chunks[-1]
-    np.testing.assert_array_equal(driven.reference_index, [16, 17])
+    np.testing.assert_array_equal(driven.reference_index, [8, 9])
     outside = driven.mask < 1e-6
     assert 0.2 < outside.mean() < 0.95
     np.testing.assert_array_equal(driven.generated[outside], driven.frames[outside])
