@@ -23,4 +23,4 @@ class AudioConfig:
     fmax: float = 7600.0  # highest mel band edge, Hz
     min_duration_s: float = 0.2  # shorter audio is an input error
     silence_peak: float = 1e-3  # audio whose peak |amplitude| stays below this is an input error
-    chunk_s: float = 20.0  # wav2vec2 CNN runs on chunks this long (bounded memory; per-chunk norm)
+    chunk_s: float = 20.0  # front ends run on chunks this long (bounded memory; wav2vec2 normalises each)

@@ -139,9 +139,24 @@ class AudioFrontend:
     def __call__(self, audio: np.ndarray, name: str = "audio") -> np.ndarray:
         if n_feature_frames(audio.shape[0], self.sample_rate) == 0:
             raise InputError(f"{name}: audio shorter than one {WINDOW_S * 1000:.0f} ms feature window")
-        if self.model is None:
-            return logmel_features(audio, self.sample_rate, self.cfg.n_mels, self.cfg.fmin, self.cfg.fmax)
-        return wav2vec2_cnn_features(audio, self.model, self.sample_rate, self.cfg.chunk_s)
+        if self.model is not None:
+            return wav2vec2_cnn_features(audio, self.model, self.sample_rate, self.cfg.chunk_s)
+        # log-mel frames are independent (no centring), so chunks on the frame grid are exact
+        hop, win = hop_and_window(self.sample_rate)
+        n = n_feature_frames(audio.shape[0], self.sample_rate)
+        per_chunk = max(1, int(self.cfg.chunk_s * FEATURE_RATE))
+        return np.concatenate(
+            [
+                logmel_features(
+                    audio[start * hop : (min(start + per_chunk, n) - 1) * hop + win],
+                    self.sample_rate,
+                    self.cfg.n_mels,
+                    self.cfg.fmin,
+                    self.cfg.fmax,
+                )
+                for start in range(0, n, per_chunk)
+            ]
+        )
 
     def describe(self) -> dict[str, Any]:
         """Metadata written next to cached features."""

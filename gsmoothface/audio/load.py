@@ -58,13 +58,17 @@ def load_audio(
     ------
     InputError: the file is missing or unreadable, too short, or silent.
     """
+    import warnings
+
     import librosa
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: audio file not found")
     try:
-        audio, _ = librosa.load(path, sr=sample_rate, mono=True)
+        with warnings.catch_warnings():  # librosa's notice when it falls back to audioread (mp4, mp3)
+            warnings.simplefilter("ignore", (UserWarning, FutureWarning))
+            audio, _ = librosa.load(path, sr=sample_rate, mono=True)
     except Exception as exc:  # librosa raises many types (soundfile, audioread, EOFError)
         raise InputError(f"{path}: cannot decode audio ({type(exc).__name__}: {exc})") from exc
     audio = np.ascontiguousarray(audio, dtype=np.float32)  # (S,)
