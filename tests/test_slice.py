@@ -121,6 +121,29 @@ def test_real_clip_is_25fps_16khz_and_keeps_its_duration(real_clips, video):
     assert np.corrcoef(clip_audio[: len(src_audio)], src_audio)[0, 1] > 0.99
 
 
+def test_vfr_video_is_resampled_on_its_timeline():
+    """Frame j of a 25 fps decode of the variable-rate source is the source frame of time j / 25."""
+    import ffmpeg
+
+    video = REAL / "video04_stock_man_interview_vfr.mp4"
+    if not video.is_file():
+        pytest.skip(f"real test media not found at {REAL}")
+    frames = ffmpeg.probe(str(video), select_streams="v:0", show_entries="frame=pts_time")["frames"]
+    pts = np.array([float(f["pts_time"]) for f in frames])
+    assert np.ptp(np.diff(pts)) > 0.02 and pts[0] > 0.03  # really variable, and starting late
+    native = media.read_frames(video, size=96).astype(np.int16)
+    resampled = media.read_frames(video, fps=25, size=96).astype(np.int16)
+    assert len(native) == len(pts) and len(resampled) == round(media.probe(video).duration_s * 25)
+    for j in range(len(resampled)):
+        t = j / 25
+        diff = np.abs(resampled[j] - native).mean(axis=(1, 2, 3))  # (n_source,)
+        best = int(np.argmin(diff))
+        assert diff[best] == 0.0
+        # the frame on screen at t, or the next one when it starts within half an output frame
+        shown = max(int(np.searchsorted(pts, t + 1e-6)) - 1, 0)
+        assert best == shown or 0 < pts[best] - t <= 0.5 / 25 + 1e-3, (j, best, shown)
+
+
 def test_real_crop_box_is_stable_and_holds_the_face(real_clips):
     """On the HDTF clip (already an HDTF crop) the box holds every face and barely depends on the frames."""
     from gsmoothface.landmarks import open_landmark_source

@@ -130,10 +130,16 @@ def place_crop(
             f"{plan.path}: slice.detector is 'sidecar' but {plan.path.stem}.landmarks.npz is missing"
         )
     else:
-        source_ = detector()
-        frames = media.read_frames(plan.path, fps=cfg.detect_fps, start_s=piece.start_s, duration_s=duration)
-        lm68, valid = source_.detect(frames)
-        source = source_.name
+        landmark_source = detector()
+        found = [
+            landmark_source.detect(chunk)
+            for chunk in media.iter_frames(
+                plan.path, chunk=16, fps=cfg.detect_fps, start_s=piece.start_s, duration_s=duration
+            )
+        ]
+        lm68 = np.concatenate([lm for lm, _ in found])
+        valid = np.concatenate([v for _, v in found])
+        source = landmark_source.name
     try:
         box = crop_box_from_landmarks(
             lm68, valid, info.width, info.height, scale=cfg.crop_scale, shift=cfg.crop_shift
