@@ -130,6 +130,20 @@ def test_near_far_clipping_with_vertices_behind_the_camera():
     assert depth.min() >= 5.0 - 1e-3 and depth.max() <= 15.0 + 1e-3
 
 
+def test_projection_is_deep3dface_ndc_proj_with_y_negated():
+    # Deep3DFace util/nvdiffrast.py at 224: ndc_proj = [[n/x, 0, 0, 0], [0, n/x, 0, 0],
+    # [0, 0, (f+n)/(f-n), -2fn/(f-n)], [0, 0, 1, 0]] with n/x = 1015/112, applied after y -> -y
+    scale = 1015.0 / 112.0
+    expected = torch.tensor(
+        [[scale, 0, 0, 0], [0, -scale, 0, 0], [0, 0, 2.0, -15.0], [0, 0, 1.0, 0]], dtype=torch.float32
+    )
+    torch.testing.assert_close(MeshRenderer().projection(), expected)
+    torch.testing.assert_close(MeshRenderer(size=512).projection(), expected)  # same field of view
+    v = torch.randn(2, 5, 3) + torch.tensor([0.0, 0.0, 10.0])
+    homogeneous = torch.cat([v, torch.ones(2, 5, 1)], -1) @ expected.T
+    torch.testing.assert_close(MeshRenderer().to_clip(v), homogeneous)
+
+
 def test_rows_are_top_down_and_rast_is_bottom_up():
     renderer = MeshRenderer(size=S, backend="cpu")
     v, tri = quad(-0.2, 0.2, 0.1, 0.4)  # above the optical axis (+Y up)

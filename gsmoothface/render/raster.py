@@ -33,10 +33,25 @@ def resolve_backend(backend: str, device: torch.device | str = "cpu") -> Literal
     raise InputError(f"render.backend must be one of auto, cpu, cuda; got {backend!r}")
 
 
+# the last validated triangle tensor, its version counter and the vertex count it needs: a mesh's
+# triangles are usually the same tensor frame after frame, so their range check is done once
+_last_checked: tuple[torch.Tensor, int, int] | None = None
+
+
 def _check_tri(tri: torch.Tensor, n_vertices: int) -> None:
-    if tri.ndim != 2 or tri.shape[1] != 3 or tri.dtype.is_floating_point or tri.dtype == torch.bool:
-        raise InputError(f"tri must be an integer tensor (F, 3); got {tuple(tri.shape)} {tri.dtype}")
-    if tri.numel() and (int(tri.min()) < 0 or int(tri.max()) >= n_vertices):
+    global _last_checked
+    last = _last_checked
+    if last is not None and last[0] is tri and last[1] == tri._version:
+        needed = last[2]
+    else:
+        if tri.ndim != 2 or tri.shape[1] != 3 or tri.dtype.is_floating_point or tri.dtype == torch.bool:
+            raise InputError(f"tri must be an integer tensor (F, 3); got {tuple(tri.shape)} {tri.dtype}")
+        low, high = torch.aminmax(tri) if tri.numel() else (torch.tensor(0), torch.tensor(-1))
+        if int(low) < 0:
+            raise InputError("tri holds negative vertex indices")
+        needed = int(high) + 1
+        _last_checked = (tri, tri._version, needed)
+    if needed > n_vertices:
         raise InputError(f"tri holds vertex indices outside [0, {n_vertices})")
 
 
