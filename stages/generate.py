@@ -16,7 +16,10 @@ app = typer.Typer()
 def generate(
     audio: Annotated[Path, typer.Option(help="driving speech (any format, rate, channels, length)")],
     reference: Annotated[
-        Path, typer.Option(help="reference clip: data/clips/<clip>, its video.mp4, or its name")
+        Path,
+        typer.Option(
+            help="reference: a clip (data/clips/<clip>, its video.mp4 or name) or any talking-face video"
+        ),
     ],
     out: Annotated[Path, typer.Option(help="output mp4 (H.264 + AAC)")],
     speaker: Annotated[
@@ -39,7 +42,7 @@ def generate(
             GenerateConfig,
             generate_video,
             load_pipeline,
-            open_reference,
+            resolve_reference,
             resolve_speaker,
         )
         from gsmoothface.media import load_audio
@@ -48,12 +51,13 @@ def generate(
         base = load_section(BaseConfig, "base", raw)
         cfg = load_section(GenerateConfig, "generate", raw)
         audio_cfg = load_section(AudioConfig, "audio", raw)
-        ref = open_reference(reference, cfg)  # validate inputs before loading models
         wave = load_audio(audio, base.sample_rate)  # ffmpeg: any container, codec, rate and layout
         check_audio(wave, base.sample_rate, audio_cfg.min_duration_s, audio_cfg.silence_peak, str(audio))
         device = resolve_device(base.device)
         torch.set_num_threads(min(torch.get_num_threads(), 2))
-        pipe = load_pipeline(raw, cfg.a2ep_model, cfg.taft_model, device)
+        pipe = load_pipeline(raw, cfg.a2ep_model, cfg.taft_model, device)  # fails fast on missing models
+        # a clip as it is; a raw video sliced and fitted once (cached by content hash)
+        ref = resolve_reference(reference, cfg, raw, device, fps=base.fps, sample_rate=base.sample_rate)
         style = resolve_speaker(speaker if speaker is not None else cfg.speaker, ref.speaker, pipe.speakers)
         summary = generate_video(
             wave,

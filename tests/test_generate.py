@@ -169,3 +169,19 @@ def test_drive_pastes_only_inside_the_mask(reference_clip, face_model, blender):
     assert 0.2 < outside.mean() < 0.95
     np.testing.assert_array_equal(driven.generated[outside], driven.frames[outside])
     assert np.abs(driven.generated.astype(int) - driven.frames).max() > 10  # the untrained TAFT face differs
+
+
+def test_paste_back_composites_inside_the_box_only():
+    from gsmoothface.generate import paste_back
+
+    full = np.full((2, 40, 50, 3), 10, np.uint8)
+    face = np.full((2, 16, 16, 3), 200, np.uint8)
+    mask = np.zeros((2, 16, 16), np.float32)
+    mask[:, 4:12, 4:12] = 1.0
+    out = paste_back(full, face, mask, (30, -8, 32))  # a 32 px box, half above the frame
+    # box columns 30..61 (cut at 50), rows -8..23; the mask's core maps to box px 8..23 -> frame rows 0..15
+    assert out[0, 4, 42].tolist() == [200, 200, 200]
+    assert out[0, 30, 42].tolist() == [10, 10, 10]  # below the box
+    assert out[0, 4, 10].tolist() == [10, 10, 10]  # left of the box
+    changed = np.argwhere(np.any(out[0] != 10, axis=-1))
+    assert changed[:, 1].min() >= 30 and changed[:, 0].max() < 24

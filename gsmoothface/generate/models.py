@@ -1,0 +1,117 @@
+"""Loading the trained inference pipeline: A2EP as an expression predictor, TAFT as a translator."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gsmoothface.errors import InputError
+from gsmoothface.generate.drive import ExpressionPredictor, Translator
+
+
+def load_predictor(
+    path: Path, local_audio: object, device: torch.device | str = "cpu"
+) -> tuple[ExpressionPredictor, list[str]]:
+    """A trained A2EP as an :data:`ExpressionPredictor`, and its training speakers.
+
+    The audio front end is the one the model was trained with (stored in the model file); only the
+    wav2vec2 weights folder comes from this machine's ``audio`` section (``local_audio``).
+    """
+    from gsmoothface.a2ep.checkpoint import load_model
+    from gsmoothface.a2ep.predict import predict_audio
+    from gsmoothface.audio import AudioConfig, open_frontend
+    from gsmoothface.config import load_section
+
+    model, info = load_model(path, device)
+    trained = load_section(AudioConfig, "audio", {"audio": info["audio"]})
+    weights = getattr(local_audio, "wav2vec2_dir", None) or trained.wav2vec2_dir
+    frontend = open_frontend(dataclasses.replace(trained, wav2vec2_dir=weights), info["sample_rate"], device)
+    speakers = list(info["speakers"])
+
+    def predict(audio: np.ndarray, n_frames: int, speaker: str | None) -> np.ndarray:
+        exp = predict_audio(model, info, frontend, audio, speaker)
+        if len(exp) < n_frames:  # rounding of the frame count: hold the last frame
+            exp = np.concatenate([exp, np.repeat(exp[-1:], n_frames - len(exp), axis=0)])
+        return exp[:n_frames]
+
+    return predict, speakers
+
+
+def resolve_speaker(requested: str | None, reference_speaker: str | None, speakers: list[str]) -> str | None:
+    """The A2EP style to use: ``requested`` (a training speaker, or ``mean``); by default the
+    reference clip's own speaker when A2EP was trained on it, else the mean style (None).
+
+    Raises
+    ------
+    InputError: ``requested`` is neither a training speaker nor ``mean``.
+    """
+    if requested is not None and requested != "mean" and requested not in speakers:
+        raise InputError(
+            f"speaker '{requested}' was not a training speaker; choose one of: {', '.join(speakers)}, mean"
+        )
+    if requested is not None:
+        return None if requested == "mean" else requested
+    return reference_speaker if reference_speaker in speakers else None
+
+
+def load_translator(path: Path, device: torch.device | str = "cpu") -> tuple[Translator, int]:
+    """The EMA generator of a TAFT checkpoint as a :data:`Translator`, and its resolution."""
+    from gsmoothface.taft.train import load_checkpoint
+
+    generator, meta = load_checkpoint(Path(path), device)
+    return taft_translator(generator), int(meta["size"])
+
+
+def taft_translator(generator: torch.nn.Module) -> Translator:
+    """Wrap a TAFT generator working in [-1, 1] (tanh output) as a [0, 1] :data:`Translator`."""
+
+    device = next(generator.parameters()).device
+
+    def translate(reference: torch.Tensor, blended: torch.Tensor) -> torch.Tensor:
+        out = generator(reference.to(device) * 2 - 1, blended.to(device) * 2 - 1)
+        return (out.clamp(-1, 1) + 1) / 2
+
+    return translate
+
+
+@dataclasses.dataclass
+class Pipeline:
+    """The trained inference pipeline: A2EP, the face model, MAFB and TAFT."""
+
+    predictor: ExpressionPredictor
+    speakers: list[str]  # A2EP's training speakers
+    face_model: torch.nn.Module
+    blender: Any  # gsmoothface.blend.MafbBlender at `size`
+    translator: Translator
+    size: int  # the MAFB/TAFT resolution, px
+
+
+def load_pipeline(
+    params: dict[str, Any], a2ep_model: Path, taft_model: Path, device: torch.device
+) -> Pipeline:
+    """Load the trained models and build MAFB from the ``params.yaml`` sections they depend on.
+
+    Raises
+    ------
+    MissingAssetError: a model file is missing (names the stage that trains it).
+    InputError: TAFT was trained at another resolution than ``blend.size``.
+    """
+    from gsmoothface.audio import AudioConfig
+    from gsmoothface.blend import BlendConfig, MafbBlender
+    from gsmoothface.config import load_section
+    from gsmoothface.face_model import FaceModelConfig, load_face_model
+    from gsmoothface.render import RenderConfig
+
+    blend_cfg = load_section(BlendConfig, "blend", params)
+    translator, size = load_translator(taft_model, device)
+    if size != blend_cfg.size:
+        raise InputError(f"{taft_model} was trained at {size} px but blend.size is {blend_cfg.size}")
+    predictor, speakers = load_predictor(a2ep_model, load_section(AudioConfig, "audio", params), device)
+    face = load_face_model(load_section(FaceModelConfig, "face_model", params))
+    backend = load_section(RenderConfig, "render", params).backend
+    blender = MafbBlender(face, blend_cfg, backend, str(device))
+    return Pipeline(predictor, speakers, blender.face_model, blender, translator, size)

@@ -1,0 +1,227 @@
+"""References for generation: a sliced clip with its 3DMM fit, or a raw video sliced and fitted once.
+
+A raw reference video goes through the pipeline's own ``slice`` and ``fit_3dmm`` code with the
+params of those sections, into ``<cache_dir>/references/<content hash>/``, so a second run on the
+same video (under any name) reuses the result. Frames are decoded once into memory maps keyed by
+content hash, for random access (ping-pong) at flat memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gsmoothface.atomic import atomic_dir, atomic_path, write_json
+from gsmoothface.errors import InputError
+from gsmoothface.generate.config import GenerateConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """The full-frame video a clip was cut from, for pasting the face back."""
+
+    video: Path
+    start_s: float  # clip start in the source, seconds
+    crop_box: tuple[int, int, int]  # x0, y0, side of the clip in source pixels
+
+
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """A reference clip: its frames (a square face crop) and its per-frame 3DMM fit."""
+
+    name: str
+    video: Path  # the clip's video.mp4
+    coeff: np.ndarray  # (T, 257) float32
+    trans_params: np.ndarray  # (T, 5) float64, align_img parameters of the clip frames
+    size: int  # clip frame side, px
+    speaker: str | None  # the clip's speaker (meta.json), if known
+    source: Source | None = None  # set for a raw reference video: output in its full frames
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.coeff)
+
+
+def _clip_dir(path: Path, cfg: GenerateConfig) -> Path | None:
+    """The clip folder that ``path`` names (folder, its video.mp4, or a clip name), else None."""
+    for candidate in (path, path.parent if path.name == "video.mp4" else None, cfg.clips_dir / path.name):
+        if candidate is not None and (candidate / "meta.json").is_file():
+            return candidate
+    return None
+
+
+def open_reference(path: Path, cfg: GenerateConfig) -> Reference:
+    """Open a sliced clip given as its folder, its ``video.mp4`` or its name under ``cfg.clips_dir``.
+
+    The coefficients come from ``<fit_dir>/<clip>.npz`` (the ``fit_3dmm`` output).
+
+    Raises
+    ------
+    InputError: no such clip, or its fit does not match its frames.
+    """
+    clip_dir = _clip_dir(Path(path), cfg)
+    if clip_dir is None:
+        raise InputError(f"{path}: neither a clip folder (with meta.json), its video.mp4, nor a video file")
+    meta = json.loads((clip_dir / "meta.json").read_text())
+    name = str(meta.get("clip", clip_dir.name))
+    fit_path = cfg.fit_dir / f"{name}.npz"
+    if not fit_path.is_file():
+        raise InputError(f"{fit_path}: no 3DMM fit of clip {name}; run `gsmoothface fit-3dmm` first")
+    with np.load(fit_path) as fit:
+        coeff = fit["coeff"].astype(np.float32)
+        trans_params = fit["trans_params"].astype(np.float64)
+    if len(coeff) != int(meta["frames"]):
+        raise InputError(f"{fit_path}: {len(coeff)} fitted frames but the clip has {meta['frames']}")
+    return Reference(
+        name=name,
+        video=clip_dir / "video.mp4",
+        coeff=coeff,
+        trans_params=trans_params,
+        size=int(meta["size"]),
+        speaker=meta.get("speaker"),
+    )
+
+
+def file_digest(path: Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's content (hex, first 16 characters), the cache key of a reference."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def prepare_reference(
+    video: Path,
+    cfg: GenerateConfig,
+    params: dict[str, Any],
+    device: torch.device | str = "cpu",
+    fps: int = 25,
+    sample_rate: int = 16000,
+    log: Callable[[str], None] = print,
+) -> Reference:
+    """Slice and fit a raw reference video (once per content), and open its first clip.
+
+    The ``slice`` and ``fit_3dmm`` sections of ``params`` apply; a fit whose landmark source is
+    ``sidecar`` uses dlib's detector when the video brings no landmark sidecar.
+
+    Raises
+    ------
+    InputError: the video cannot be read, has no audio or no face (from ``slice``/``fit_3dmm``).
+    """
+    from gsmoothface.config import load_section
+    from gsmoothface.face_model import FaceModelConfig, load_face_model
+    from gsmoothface.fitting.clip import fit_clip, load_fitter_net
+    from gsmoothface.fitting.config import Fit3dmmConfig
+    from gsmoothface.render import RenderConfig
+    from gsmoothface.slicing import SliceConfig, slice_folder
+    from gsmoothface.slicing.sidecars import sidecar_paths
+
+    video = Path(video)
+    if not video.is_file():
+        raise InputError(f"{video}: reference not found")
+    work = cfg.cache_dir / "references" / file_digest(video)
+    if not (work / "reference.json").is_file():
+        log(f"generate: slicing and fitting {video} once (cached in {work})")
+        with atomic_dir(work) as tmp:
+            raw = tmp / "raw"
+            raw.mkdir()
+            for path in (video, *sidecar_paths(video).values()):
+                (raw / path.name).symlink_to(path.resolve())
+            slice_cfg = dataclasses.replace(
+                load_section(SliceConfig, "slice", params), input_dir=raw, output_dir=tmp / "clips"
+            )
+            report = slice_folder(slice_cfg, fps, sample_rate, log=log)
+            if not report.clips:
+                raise InputError(
+                    f"{video}: no clip could be cut: {'; '.join(report.failures) or 'too short'}"
+                )
+            clip = report.clips[0]  # a video longer than slice.max_seconds: its first part
+            fit_cfg = load_section(Fit3dmmConfig, "fit_3dmm", params)
+            if fit_cfg.landmarks == "sidecar" and not (clip.path / "landmarks.npz").is_file():
+                fit_cfg = dataclasses.replace(fit_cfg, landmarks="dlib")
+            face_cfg = load_section(FaceModelConfig, "face_model", params)
+            face = load_face_model(face_cfg).to(device)
+            backend = load_section(RenderConfig, "render", params).backend
+            fit = fit_clip(
+                clip.path,
+                fit_cfg,
+                face,
+                str(face_cfg.path or "synthetic"),
+                load_fitter_net(fit_cfg, device),
+                backend,
+            )
+            fit.save(tmp / "3dmm" / f"{clip.name}.npz")
+            shutil.rmtree(raw)
+            write_json(tmp / "reference.json", {"clip": clip.name, "video": str(video)})
+    info = json.loads((work / "reference.json").read_text())
+    clip_dir = work / "clips" / info["clip"]
+    reference = open_reference(clip_dir, dataclasses.replace(cfg, fit_dir=work / "3dmm"))
+    meta = json.loads((clip_dir / "meta.json").read_text())
+    source = Source(video, float(meta["start_s"]), tuple(int(v) for v in meta["crop_box"]))  # type: ignore[arg-type]
+    return dataclasses.replace(reference, source=source)
+
+
+def resolve_reference(
+    path: Path, cfg: GenerateConfig, params: dict[str, Any], device: torch.device | str = "cpu", **kwargs: Any
+) -> Reference:
+    """A clip (folder, its video.mp4, or its name) as it is; any other video file through
+    :func:`prepare_reference`."""
+    path = Path(path)
+    if _clip_dir(path, cfg) is not None:
+        return open_reference(path, cfg)
+    if path.is_file():
+        return prepare_reference(path, cfg, params, device, **kwargs)
+    raise InputError(f"{path}: no such clip or video (clips are looked up in {cfg.clips_dir})")
+
+
+def _memmap_frames(path: Path, chunks: Any, n_frames: int, height: int, width: int, name: Path) -> np.ndarray:
+    """Decode ``chunks`` into ``path`` (.npy, atomically) unless it exists; open it read-only."""
+    if not path.is_file():
+        with atomic_path(path) as tmp:
+            store = np.lib.format.open_memmap(
+                tmp, mode="w+", dtype=np.uint8, shape=(n_frames, height, width, 3)
+            )
+            start = 0
+            for chunk in chunks:
+                take = min(len(chunk), n_frames - start)
+                store[start : start + take] = chunk[:take]
+                start += take
+                if start == n_frames:
+                    break
+            if start < n_frames:
+                if start == 0:
+                    raise InputError(f"{name}: no frames decoded")
+                store[start:] = store[start - 1]  # a short decode: hold the last frame, as `slice` does
+            store.flush()
+            del store
+    return np.load(path, mmap_mode="r")
+
+
+def frame_store(video: Path, cache_dir: Path, n_frames: int) -> np.ndarray:
+    """A clip's frames as a read-only memory map (T,H,W,3) uint8, decoded once per content hash."""
+    from gsmoothface.media import iter_frames, probe
+
+    info = probe(video)
+    path = cache_dir / "frames" / f"{file_digest(video)}_{info.width}x{info.height}.npy"
+    return _memmap_frames(path, iter_frames(video, chunk=64), n_frames, info.height, info.width, video)
+
+
+def source_store(source: Source, cache_dir: Path, n_frames: int, fps: int = 25) -> np.ndarray:
+    """The source's full frames of a clip's time span at ``fps``, as a read-only memory map."""
+    from gsmoothface.media import iter_frames, probe
+
+    info = probe(source.video)
+    key = f"{file_digest(source.video)}_{source.start_s:.6f}_{n_frames}_{fps}_{info.width}x{info.height}"
+    chunks = iter_frames(source.video, chunk=16, fps=fps, start_s=source.start_s, duration_s=n_frames / fps)
+    return _memmap_frames(
+        cache_dir / "frames" / f"{key}.npy", chunks, n_frames, info.height, info.width, source.video
+    )

@@ -1,0 +1,87 @@
+"""Audio + reference -> the output mp4: predict, drive in chunks, paste back, encode with the audio."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from gsmoothface.errors import InputError
+from gsmoothface.generate.config import GenerateConfig
+from gsmoothface.generate.drive import ExpressionPredictor, Translator, drive, paste_back
+from gsmoothface.generate.reference import Reference, frame_store, source_store
+
+
+def n_output_frames(n_samples: int, sample_rate: int = 16000, fps: int = 25) -> int:
+    """Video frames covering the audio: round(duration * fps), at least 1."""
+    return max(1, round(n_samples * fps / sample_rate))
+
+
+def generate_video(
+    audio: np.ndarray,
+    reference: Reference,
+    predictor: ExpressionPredictor,
+    blender: Callable,
+    translator: Translator,
+    out: Path,
+    cfg: GenerateConfig,
+    size: int,
+    speaker: str | None = None,
+    sample_rate: int = 16000,
+    fps: int = 25,
+    progress_every: int = 50,
+) -> dict[str, object]:
+    """Generate the talking-face video of ``audio`` on ``reference`` and write ``out`` (mp4 + AAC).
+
+    Parameters
+    ----------
+    audio: (S,) float32 mono speech at ``sample_rate``.
+    reference: a clip, or a raw video's first clip (then the output has the video's full frames).
+    predictor: A2EP, ``(audio, n_frames, speaker) -> (n_frames, 64)``.
+    blender, translator: MAFB and TAFT at ``size``.
+
+    Returns
+    -------
+    A summary: output, frames, duration, reference, speaker.
+    """
+    from gsmoothface.media import VideoWriter, write_wav
+    from gsmoothface.progress import progress
+
+    if audio.ndim != 1 or len(audio) == 0:
+        raise InputError(f"expected mono audio (S,), got shape {audio.shape}")
+    n_out = n_output_frames(len(audio), sample_rate, fps)
+    exp = np.asarray(predictor(audio, n_out, speaker), dtype=np.float32)
+    if exp.shape != (n_out, 64):
+        raise InputError(f"the expression predictor returned {exp.shape}, expected ({n_out}, 64)")
+    store = frame_store(reference.video, cfg.cache_dir, reference.n_frames)
+    full, crop_box = store, None  # the frames written: the clip's, or the raw video's full frames
+    if reference.source is not None:
+        full = source_store(reference.source, cfg.cache_dir, reference.n_frames, fps)
+        crop_box = reference.source.crop_box
+    height, width = full.shape[1:3]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".generate.") as tmp:
+        wav = Path(tmp) / "audio.wav"  # muxed into the video, then removed
+        write_wav(wav, audio, sample_rate)
+        with VideoWriter(out, width, height, fps=fps, crf=cfg.crf, audio_path=wav) as writer:
+            chunks = drive(reference, exp, store, blender, translator, size, cfg.chunk, cfg.loop)
+            total = -(-n_out // cfg.chunk)
+            every = max(1, progress_every // cfg.chunk)
+            for driven in progress(chunks, "generate", total=total, every=every):
+                if crop_box is None:
+                    writer.write(driven.generated)
+                else:
+                    frames = full[driven.reference_index]
+                    writer.write(paste_back(frames, driven.translated, driven.mask, crop_box))
+    return {
+        "out": str(out),
+        "frames": n_out,
+        "duration_s": len(audio) / sample_rate,
+        "size": [width, height],
+        "reference": reference.name,
+        "reference_frames": reference.n_frames,
+        "speaker": speaker,
+    }
