@@ -16,6 +16,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "stages.convert_bfm",
     "stages.synth",
     "stages.slice",
+    "stages.fit_3dmm",
     "stages.audio_features",
     "stages.train_a2ep",
     "stages.predict_exp",

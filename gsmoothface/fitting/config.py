@@ -18,7 +18,7 @@ class Fit3dmmConfig:
     project's addition (Deep3DFace fits frames independently).
     """
 
-    landmarks: Literal["sidecar", "fan", "dlib", "mediapipe"] = "sidecar"  # landmark source kind
+    landmarks: Literal["sidecar", "fan", "dlib"] = "sidecar"  # landmark source (dlib: no download)
     fan_weights: Path | None = None  # FAN 2D-68 weights file for landmarks: fan (None = torch hub dir)
     # auto: optimisation, initialised from the R-Net when rnet_checkpoint is set;
     # rnet: R-Net predictions only (needs rnet_checkpoint); optimize: optimisation from landmarks only
@@ -26,17 +26,18 @@ class Fit3dmmConfig:
     rnet_checkpoint: Path | None = None  # Deep3DFace epoch_20.pth ({'net_recon': state_dict})
     rnet_batch: int = 16  # frames per R-Net forward pass
     frame_chunk: int = 64  # frames decoded / aligned at a time
+    threads: int = 1  # torch CPU threads of the stage (small batched ops: 1 beats 2 on a busy machine)
     # optimisation schedule
-    landmark_steps: int = 200  # stage 1: Adam steps on landmarks + regularisation
-    photo_steps: int = 30  # stage 2: Adam steps adding the photometric terms
+    landmark_steps: int = 300  # stage 1: Adam steps on landmarks + regularisation
+    photo_steps: int = 30  # stage 2: Adam steps of texture and lighting on the photometric terms
     photo_batch: int = 64  # frames per photometric window (rendered together)
     photo_size: int = 112  # render / compare size of the photometric loss (224 = Deep3DFace)
-    raster_every: int = 5  # stage 2: re-rasterise the geometry every N steps
-    lr: float = 0.05  # Adam learning rate (coefficients are ~N(0,1); angles rad; trans dm)
+    raster_every: int = 5  # stage 2: steps per visit of a window (one rasterisation per visit)
+    lr: float = 0.1  # Adam learning rate (coefficients are ~N(0,1); angles rad; trans dm)
     # Deep3DFace loss weights
     w_lm: float = 1.6e-3  # landmark loss (squared px at 224)
     w_reg: float = 3.0e-4  # coefficient regularisation
-    w_id: float = 1.0  # identity part of the regulariser
+    w_id: float = 0.01  # identity prior; Deep3DFace uses 1.0 per image, one identity here serves a clip
     w_exp: float = 0.8  # expression part of the regulariser
     w_tex: float = 1.7e-2  # texture part of the regulariser
     w_color: float = 1.92  # photometric loss (RGB in [0,1], sqrt form, masked)
@@ -45,10 +46,10 @@ class Fit3dmmConfig:
     lm_emphasis: float = 20.0  # landmark weight of the nose (iBUG 29-31) and inner lips (61-68)
     # temporal terms (weights relative to w_lm's scale)
     w_exp_smooth: float = 1.0e-3  # squared first differences of expression per frame
-    w_pose_smooth: float = 10.0  # squared second differences of angle (rad) and translation (dm)
+    w_pose_smooth: float = 1.0  # squared second differences of angle (rad) and translation (dm)
 
     def __post_init__(self) -> None:
-        for name in ("rnet_batch", "frame_chunk", "photo_batch", "photo_size", "raster_every"):
+        for name in ("threads", "rnet_batch", "frame_chunk", "photo_batch", "photo_size", "raster_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"fit_3dmm.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("landmark_steps", "photo_steps"):
