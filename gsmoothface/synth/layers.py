@@ -201,22 +201,31 @@ def draw_hair(
     )
     if y1 <= y0 or x1 <= x0:
         return
-    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    # the smooth parts (head shape, hairline, strands) on a half-resolution grid of 2x2 block
+    # centres; only the boundary against the face uses the full-resolution silhouette
+    ys, xs = np.mgrid[y0:y1:2, x0:x1:2].astype(np.float32) + 0.5
     head = _soft_ellipse(ys, xs, centre, radii, angle)
     # position along the head's up axis and across it, from the eye midpoint (pixels)
     rise = (xs - eye_mid[0]) * up[0] + (ys - eye_mid[1]) * up[1]
     across = (xs - eye_mid[0]) * np.cos(angle) + (ys - eye_mid[1]) * np.sin(angle)
-    hairline = 0.62 * eye_chin - 0.35 * eye_chin * (across / (0.5 * width)) ** 2
+    hairline = 0.5 * eye_chin - 0.45 * eye_chin * (across / (0.5 * width)) ** 2
     fringe = np.clip(rise - hairline + 0.5, 0, 1)
     lowest = -(0.1 + 0.8 * look.hair_length) * eye_chin
-    falls = np.clip(rise - lowest + 0.5, 0, 1)
-    alpha = head * falls * np.maximum(1.0 - silhouette[y0:y1, x0:x1], fringe)
+    head *= np.clip(rise - lowest + 0.5, 0, 1)  # the hair falls this far
     shine = (
         0.9
-        + 0.12 * texture[y0:y1, x0:x1]
+        + 0.12 * texture[y0:y1:2, x0:x1:2]
         + 0.25 * np.clip(1.0 - np.abs(rise - 0.9 * eye_chin) / (0.2 * eye_chin), 0, 1)
     )
-    blend(canvas, np.clip(np.asarray(look.hair_rgb) * shine[..., None], 0, 1), alpha, y0, x0)
+    colour = np.clip(np.asarray(look.hair_rgb, np.float32) * shine[..., None], 0, 1)
+    h, w = y1 - y0, x1 - x0
+    alpha = _upsample2(head, h, w) * np.maximum(1.0 - silhouette[y0:y1, x0:x1], _upsample2(fringe, h, w))
+    blend(canvas, _upsample2(colour, h, w), alpha, y0, x0)
+
+
+def _upsample2(image: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Nearest-neighbour 2x upsampling of a (h/2, w/2, ...) image, cut to (h, w, ...)."""
+    return np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)[:h, :w]
 
 
 def draw_mouth(

@@ -47,7 +47,10 @@ def sample_speaker(rng: np.random.Generator, index: int, cfg: SynthConfig, model
     tex_coeff[:3] = rng.normal(0.0, 1.0, 3)  # skin tone: brightness, redness, yellowness
     gamma = np.zeros((3, 9))
     gamma[:, 0] = rng.uniform(-0.1, 0.25) + rng.uniform(-0.06, 0.06, 3)  # brightness and colour cast
-    gamma[:, 1:4] = rng.normal(0.0, 0.12, 3)[None] * rng.uniform(0.85, 1.15, (3, 1))  # key light direction
+    # key light direction in the first-order bands (Y1 ~ -y, Y2 ~ z, Y3 ~ -x): from above, in front,
+    # to either side, as indoor light mostly is
+    key = np.array([-rng.uniform(0.0, 0.2), rng.uniform(0.0, 0.15), rng.normal(0.0, 0.12)])
+    gamma[:, 1:4] = key[None] * rng.uniform(0.85, 1.15, (3, 1))
     gamma[:, 4:9] = rng.normal(0.0, 0.05, 5)[None]
     speaking = SpeakingStyle(
         scale=float(rng.uniform(*cfg.speaker_scale_range)),
@@ -113,7 +116,7 @@ def _skin_detail(rng: np.random.Generator) -> np.ndarray:
     pores = fractal_noise(rng, DETAIL_RES, (0.6, 1.2))
     blotches = fractal_noise(rng, DETAIL_RES, (6.0, 14.0))
     freckles = (rng.random((DETAIL_RES, DETAIL_RES)) < rng.uniform(0.0, 0.01)).astype(np.float32)
-    detail = 0.7 * pores + 0.35 * blotches - 2.5 * freckles
+    detail = 0.45 * pores + 0.35 * blotches - 2.5 * freckles
     return (detail - detail.mean()).astype(np.float32)
 
 
