@@ -283,14 +283,16 @@ def load_audio(
 
     Returns
     -------
-    (S,) float32 in [-1, 1]; channels are averaged by ffmpeg's down-mix. Decoder padding past the
-    stream's stated duration is cut.
+    (S,) float32 in [-1, 1] from time ``start_s`` (or 0) of the file: an audio stream that starts
+    late is preceded by silence; channels are averaged by ffmpeg's down-mix; decoder padding past
+    the stream's stated duration is cut.
     """
     path = Path(path)
     _check_exists(path)
     args = (
         _input(path, start_s, duration_s)
-        .output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=sample_rate, map="0:a:0")
+        .audio.filter("aresample", first_pts=0)  # silence before a late-starting stream keeps A/V sync
+        .output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=sample_rate)
         .global_args(*_GLOBAL_ARGS)
         .compile()
     )

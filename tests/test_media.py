@@ -91,6 +91,23 @@ def test_mux_audio_replaces_in_place(clip, tmp_path):
     assert info.has_audio and info.n_frames == 50
 
 
+def test_late_audio_stream_stays_in_sync(tmp_path):
+    """Audio that starts 1 s into the file is decoded on the file's timeline (silence first)."""
+    import ffmpeg
+
+    path = tmp_path / "late.mp4"
+    video = ffmpeg.input("color=c=gray:s=32x32:r=25:d=3", f="lavfi")
+    tone = ffmpeg.input("sine=frequency=440:sample_rate=16000:duration=2", f="lavfi", itsoffset=1.0)
+    ffmpeg.output(video, tone, str(path), vcodec="libx264", acodec="aac").global_args(
+        "-loglevel", "error"
+    ).run()
+    for start in (0.0, 0.5):
+        audio = media.load_audio(path, 16000, start_s=start)
+        onset = np.nonzero(np.abs(audio) > 0.01)[0][0] / 16000
+        assert abs(onset - (1.0 - start)) < 0.01
+        assert abs(len(audio) / 16000 - (3.0 - start)) < 0.06
+
+
 def test_errors_name_the_file(tmp_path):
     bad = tmp_path / "corrupt.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 20)
