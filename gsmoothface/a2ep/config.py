@@ -32,10 +32,11 @@ class A2EPConfig:
     batch_size: int = 8  # windows per optimiser step (all processes together)
     epochs: int = 60  # passes over the training windows
     lr: float = 2e-3  # Adam learning rate (recipe 1e-4)
-    eps: float = 1e-6  # Adam epsilon
+    eps: float = 1e-8  # Adam epsilon (recipe 1e-6; the synthetic model's gradients are below 1e-6)
     mouth_weight: float = 1.8  # vertex-loss weight of face_model.mouth_mask vertices
     supervise_exp: bool = False  # true: plain MSE on coefficients instead of the vertex loss
     teacher_noise: float = 0.0  # std of noise added to teacher-forced expressions (fixed mode)
+    val_every: int = 1  # epochs between validations (the last epoch is always validated)
     checkpoint_every: int = 100  # optimiser steps between resumable checkpoints
     predict_window: int = 100  # frames decoded per window at prediction time
     predict_overlap: int = 20  # frames cross-faded between consecutive windows

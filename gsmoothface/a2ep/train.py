@@ -227,7 +227,7 @@ def train_a2ep(
         done = step + 1
         if live is not None:
             live.log_metric("train/loss", float(value))
-            if done % sampler.steps_per_epoch == 0 or done == total_steps:
+            if done % (sampler.steps_per_epoch * cfg.val_every) == 0 or done == total_steps:
                 metrics = evaluate(model, clips, speakers, baselines, lip_basis)
                 metrics["epoch"] = float(done // sampler.steps_per_epoch)
                 for name, val in metrics.items():
