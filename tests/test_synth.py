@@ -11,11 +11,13 @@ import pytest
 import torch
 
 from gsmoothface.config import BaseConfig
+from gsmoothface.errors import InputError
 from gsmoothface.face_model import FaceModelConfig, load_face_model
 from gsmoothface.landmarks import read_sidecar
 from gsmoothface.media import load_audio, probe, read_frames
 from gsmoothface.synth import SynthConfig, build_corpus
 from gsmoothface.synth.face_render import FaceLayer
+from gsmoothface.synth.mapping import SpeakingStyle, mouth_controls
 from gsmoothface.synth.speech import Voice, builtin_speech, espeak_available
 
 SIZE = 256  # a small frame keeps the tests fast; everything scales with it
@@ -238,3 +240,28 @@ def test_builtin_voice_is_syllable_rate_modulated() -> None:
     spectrum = np.abs(np.fft.rfft(loud - loud.mean()))
     freqs = np.fft.rfftfreq(n, 1 / 25)
     assert 2.0 < freqs[spectrum.argmax()] < 8.0  # the envelope beats at a syllable rate
+
+
+def test_mapping_leads_the_audio_and_depends_on_the_speaker() -> None:
+    """The documented audio -> mouth mapping: the jaw moves ``lead`` frames before the sound, and
+    two speaking styles map the same audio to different mouths."""
+    rng = np.random.default_rng(0)
+    n = 200
+    bursts = np.repeat(rng.random(n // 5) < 0.5, 5).astype(np.float64)  # syllable-like on/off pattern
+    carrier = np.sin(2 * np.pi * 220 * np.arange(n * 640) / 16000)
+    audio = carrier * np.repeat(0.02 + bursts, 640) + 1e-4 * rng.standard_normal(n * 640)
+    style = SpeakingStyle(scale=1.0, bias=0.0, round_gain=0.8, stretch_gain=0.6, smile=0.0)
+    mouth = mouth_controls(audio, n, style, lead=2.0, smooth=0.5)
+    lags = np.arange(-5, 6)
+    jaw, loud = mouth["jaw"] - mouth["jaw"].mean(), mouth["loudness"] - mouth["loudness"].mean()
+    score = [float(np.dot(np.roll(jaw, lag), loud)) for lag in lags]
+    assert lags[int(np.argmax(score))] == 2  # jaw[t] matches loudness[t + 2]
+    other = mouth_controls(audio, n, dataclasses.replace(style, scale=0.6, bias=0.1), lead=2.0, smooth=0.5)
+    assert np.abs(other["jaw"] - mouth["jaw"]).mean() > 0.05
+
+
+def test_split_that_leaves_no_training_data_fails_early(tmp_path: Path) -> None:
+    bad = dataclasses.replace(TINY, test_speakers=TINY.n_speakers)
+    with pytest.raises(InputError, match="test_speakers"):
+        build_corpus(tmp_path / "demo", None, bad, BASE, FaceModelConfig())
+    assert not (tmp_path / "demo").exists()
