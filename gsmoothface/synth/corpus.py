@@ -151,9 +151,7 @@ def _metadata(
                 "voice": dataclasses.asdict(spk.voice),
                 "speaking_style": dataclasses.asdict(spk.speaking),
                 "motion_style": dataclasses.asdict(spk.motion),
-                "split": split_of(spk.index, 0, cfg)
-                if split_of(spk.index, 0, cfg) == "test"
-                else "train/val",
+                "held_out": split_of(spk.index, 0, cfg) == "test",  # a test (unseen) speaker
             }
             for spk in speakers
         ],
