@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from gsmoothface.face_model.model import FaceModel
 from gsmoothface.synth.config import SynthConfig
@@ -122,8 +123,6 @@ def _skin_detail(rng: np.random.Generator) -> np.ndarray:
 
 def _hair_texture(rng: np.random.Generator, size: int) -> np.ndarray:
     """Strands: noise stretched vertically (long correlation along y), unit std."""
-    from scipy import ndimage
-
     strands = ndimage.gaussian_filter(rng.standard_normal((size, size)), (8.0, 1.5), mode="wrap")
     strands /= strands.std() + 1e-9
     strands += ndimage.gaussian_filter(rng.standard_normal((size, size)), 16.0, mode="wrap") * 20

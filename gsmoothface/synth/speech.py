@@ -42,8 +42,8 @@ ESPEAK_RATE = 22050  # espeak-ng's native sample rate (Hz)
 class Voice:
     """A speaker's voice.
 
-    ``speed_wpm``/``pitch``/``pitch_range`` follow espeak-ng's ``-s``/``-p`` (0-99) and range knobs;
-    the built-in synthesiser maps ``pitch`` to a fundamental frequency and ``speed_wpm`` to its
+    ``speed_wpm``/``pitch``/``word_gap`` are espeak-ng's ``-s``/``-p`` (0-99)/``-g`` options; the
+    built-in synthesiser maps ``pitch`` to a fundamental frequency and ``speed_wpm`` to its
     syllable rate.
     """
 
