@@ -1,0 +1,137 @@
+"""A2EP speed: training windows/s (faithful vs fixed) and inference real-time factor (KV cache on/off).
+
+Two model sizes, both with random weights (speed does not depend on the weights):
+
+- ``embedded``: the tiny default of ``params.yaml`` (log-mel front end, 2-layer 64-d encoder,
+  64-d decoder);
+- ``base``: the GSmoothFace recipe's size: the wav2vec2-base encoder (768-d, 12 layers, over
+  512-d CNN features) and the 1024-d / 4-head / FFN 2048 decoder.
+
+Training: the same batch of 100-frame windows is trained on in both modes; faithful mode is the
+released loop (T unmasked autoregressive passes per window), fixed mode one teacher-forced causal
+pass. Inference: the prediction path (windows of 100 frames, 20 cross-faded, 16 per batch) over
+600 and 6000 frames (24 s and 4 min of audio), with and without the key/value cache; the real-time
+factor is compute time / audio duration (< 1 is faster than real time) and includes the front end
+(log-mel, or the wav2vec2 CNN with random weights).
+
+Usage: ``python bench/a2ep.py [--threads 2] [--configs embedded base] [--frames 600 6000]``
+Targets: fixed >= 10x faithful windows/s; cached >= 5x uncached at 6000 frames; base faster than
+real time. Timings on a shared machine are noisy: the load (``uptime``) is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import time
+
+import numpy as np
+import torch
+
+from gsmoothface.a2ep.config import A2EPConfig
+from gsmoothface.a2ep.loss import ExpressionLoss
+from gsmoothface.a2ep.model import A2EP, tiny_encoder_config
+from gsmoothface.a2ep.predict import predict_expressions
+from gsmoothface.audio import AudioConfig, open_frontend, to_frame_rate
+
+WINDOW = 100
+
+
+def build(name: str, faithful: bool) -> tuple[A2EP, object]:
+    """(model, front end) of a configuration; the front end maps audio (S,) -> 50 Hz features."""
+    torch.manual_seed(0)
+    if name == "embedded":
+        cfg = dataclasses.replace(A2EPConfig(), faithful=faithful, window=WINDOW, predict_window=WINDOW)
+        cfg = dataclasses.replace(cfg, predict_overlap=20)
+        frontend = open_frontend(AudioConfig())
+        return A2EP(cfg, tiny_encoder_config(frontend.dim, cfg), 8), frontend
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+
+    cfg = A2EPConfig(faithful=faithful, d_model=1024, n_heads=4, ffn_dim=2048, encoder_layerdrop=0.0)
+    cfg = dataclasses.replace(cfg, window=WINDOW, predict_window=WINDOW, predict_overlap=20)
+    w2v = Wav2Vec2Model(Wav2Vec2Config()).eval()  # wav2vec2-base sizes
+    encoder_config = {**w2v.config.to_dict(), "layerdrop": 0.0}
+    frontend = open_frontend(AudioConfig())
+    frontend.model = w2v  # the CNN of wav2vec2-base as the front end
+    return A2EP(cfg, encoder_config, 8), frontend
+
+
+def train_rate(model: A2EP, feats: torch.Tensor, exp: torch.Tensor, steps: int) -> float:
+    """Windows per second of optimiser steps on one fixed batch."""
+    speaker = torch.eye(model.n_speakers)[torch.arange(feats.shape[0]) % model.n_speakers]
+    loss_fn = ExpressionLoss(torch.randn(64, 50, 3), torch.ones(50, dtype=torch.bool))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    model.train()
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        loss = loss_fn(model(feats, speaker, exp), exp)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - start)
+    return feats.shape[0] / float(np.median(times[1:]))  # the first step warms up
+
+
+def audio_of(frames: int) -> np.ndarray:
+    rng = np.random.default_rng(frames)
+    return (0.1 * rng.standard_normal(frames * 640)).astype(np.float32)
+
+
+def rtf(model: A2EP, frontend, frames: int, use_cache: bool) -> tuple[float, float]:
+    """(front-end seconds, total seconds / audio seconds) of predicting ``frames`` frames."""
+    audio = audio_of(frames)
+    start = time.perf_counter()
+    with torch.no_grad():
+        feats = to_frame_rate(frontend(audio), frames)
+    front = time.perf_counter() - start
+    code = np.eye(model.n_speakers, dtype=np.float32)[0]
+    cfg = model.cfg
+    predict_expressions(
+        model, feats, code, cfg.predict_window, cfg.predict_overlap, cfg.predict_batch, use_cache
+    )
+    total = time.perf_counter() - start
+    return front, total / (frames / 25)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--configs", nargs="+", default=["embedded", "base"])
+    parser.add_argument("--frames", nargs="+", type=int, default=[600, 6000])
+    parser.add_argument("--steps", type=int, default=3, help="timed training steps per mode")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"load average: {os.getloadavg()}, torch threads: {args.threads}")
+
+    print("\ntraining (same batch of 100-frame windows)")
+    print(f"{'config':<10}{'batch':>6}{'faithful win/s':>16}{'fixed win/s':>13}{'ratio':>8}")
+    for name in args.configs:
+        batch = 8 if name == "embedded" else 2
+        rates = {}
+        for faithful in (True, False):
+            model, frontend = build(name, faithful)
+            feats = torch.randn(batch, WINDOW, frontend.dim)
+            exp = 0.1 * torch.randn(batch, WINDOW, 64)
+            rates[faithful] = train_rate(
+                model, feats, exp, args.steps if not faithful else max(1, args.steps // 2)
+            )
+        ratio = rates[False] / rates[True]
+        print(f"{name:<10}{batch:>6}{rates[True]:>16.2f}{rates[False]:>13.2f}{ratio:>7.1f}x")
+
+    print("\ninference (windows of 100, overlap 20, 16 per batch); RTF = compute / audio duration")
+    print(f"{'config':<10}{'frames':>7}{'front s':>9}{'RTF cached':>12}{'RTF uncached':>14}{'speed-up':>10}")
+    for name in args.configs:
+        model, frontend = build(name, False)
+        model.eval()
+        rtf(model, frontend, 120, True)  # warm-up: librosa/numba compilation, allocator
+        for frames in args.frames:
+            front, cached = rtf(model, frontend, frames, True)
+            _, uncached = rtf(model, frontend, frames, False)
+            speed_up = uncached / cached
+            print(f"{name:<10}{frames:>7}{front:>9.2f}{cached:>12.4f}{uncached:>14.4f}{speed_up:>9.1f}x")
+
+
+if __name__ == "__main__":
+    main()
