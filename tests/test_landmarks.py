@@ -59,10 +59,11 @@ def test_fan_loads_local_checkpoints_and_runs(tmp_path):
     torch.save(FAN(4).state_dict(), tmp_path / FAN_FILE)
     torch.save(s3fd().state_dict(), tmp_path / S3FD_FILE)
     source = open_landmark_source("fan", fan_weights=tmp_path / FAN_FILE)
-    frames = np.random.default_rng(0).integers(0, 255, (2, 64, 80, 3), dtype=np.uint8)
+    frames = np.random.default_rng(0).integers(0, 255, (1, 64, 80, 3), dtype=np.uint8)
     lm, valid = source.detect(frames)
-    assert lm.shape == (2, 68, 2) and lm.dtype == np.float32 and valid.shape == (2,)
-    assert np.isfinite(lm[valid]).all() and np.isnan(lm[~valid]).all()
+    assert lm.shape == (1, 68, 2) and lm.dtype == np.float32 and valid.shape == (1,)
+    assert valid.all()  # an untrained S3FD scores about half its anchors as faces, so FAN runs
+    assert np.isfinite(lm).all()
     torch.save({"wrong": torch.zeros(1)}, tmp_path / FAN_FILE)
     with pytest.raises(InputError, match="not FAN"):
         open_landmark_source("fan", fan_weights=tmp_path)
