@@ -63,7 +63,6 @@ class _Rasterize(torch.autograd.Function):
         rast = cpu_raster.rasterize_forward(pos_np, tri_np, height, width, _chunks(pos_np.shape[0]))
         rast_t = torch.from_numpy(rast)
         ctx.save_for_backward(pos, tri, rast_t)
-        ctx.mark_non_differentiable(tri)
         return rast_t
 
     @staticmethod
@@ -80,6 +79,7 @@ class _Rasterize(torch.autograd.Function):
 class _Interpolate(torch.autograd.Function):
     @staticmethod
     def forward(ctx, attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
+        _threads()
         out = cpu_interpolate.interpolate_forward(_np(attr), _np(rast), _np(tri))  # (B, C, H, W)
         ctx.save_for_backward(attr, rast, tri)
         return torch.from_numpy(out).permute(0, 2, 3, 1)  # (B, H, W, C) view, channels-first storage
@@ -88,6 +88,7 @@ class _Interpolate(torch.autograd.Function):
     def backward(ctx, grad_out: torch.Tensor):
         attr, rast, tri = ctx.saved_tensors
         grad_attr = grad_rast = None
+        _threads()
         g = _np(grad_out.permute(0, 3, 1, 2))  # (B, C, H, W), no copy when channels-first already
         if ctx.needs_input_grad[0]:
             n_bands = _chunks(rast.shape[0])

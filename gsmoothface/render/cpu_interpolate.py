@@ -10,10 +10,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from gsmoothface.render.cpu_raster import sum_bands
+from gsmoothface.render.cpu_raster import Kernel, sum_bands
 
 
-@nb.njit(parallel=True, cache=True)
+@Kernel
 def interpolate_forward(attr, rast, tri):  # pragma: no cover - compiled
     """Interpolate vertex attributes with the barycentrics of ``rast``.
 
@@ -40,7 +40,7 @@ def interpolate_forward(attr, rast, tri):  # pragma: no cover - compiled
     return out
 
 
-@nb.njit(parallel=True, cache=True)
+@Kernel
 def interpolate_backward_attr(grad_out, rast, tri, n_vert, n_bands):  # pragma: no cover - compiled
     """Gradient w.r.t. the attributes from grad_out (B, C, H, W): (B, N, C) float32."""
     n_batch, height, width = rast.shape[0], rast.shape[1], rast.shape[2]
@@ -67,7 +67,7 @@ def interpolate_backward_attr(grad_out, rast, tri, n_vert, n_bands):  # pragma: 
     return sum_bands(partial)
 
 
-@nb.njit(parallel=True, cache=True)
+@Kernel
 def interpolate_backward_rast(grad_out, attr, rast, tri):  # pragma: no cover - compiled
     """Gradient w.r.t. the barycentrics from grad_out (B, C, H, W): (B, H, W, 4) float32 (z/w, id: 0)."""
     n_batch, height, width = rast.shape[0], rast.shape[1], rast.shape[2]

@@ -24,9 +24,34 @@ band) jobs into private buffers, summed afterwards.
 from __future__ import annotations
 
 import math
+import types
+from collections.abc import Callable
+from typing import Any
 
 import numba as nb
 import numpy as np
+
+
+class Kernel:
+    """A numba kernel compiled on first use in two variants, picked by ``numba.get_num_threads()``.
+
+    ``parallel`` spreads its ``prange`` loops over numba's workers; ``serial`` runs them as plain
+    loops in the calling thread, which with one thread saves the hand-off to a worker (on a loaded
+    machine that hand-off waits for the scheduler).
+    """
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.parallel = nb.njit(parallel=True, cache=True)(fn)
+        # a renamed copy, so that the two variants keep separate on-disk caches
+        serial = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial")
+        serial.__qualname__ = fn.__qualname__ + "_serial"
+        serial.__doc__ = fn.__doc__
+        self.serial = nb.njit(cache=True)(serial)
+        self.__doc__ = fn.__doc__
+
+    def __call__(self, *args: Any) -> Any:
+        return (self.serial if nb.get_num_threads() == 1 else self.parallel)(*args)
+
 
 _DEGENERATE2 = 1e-28  # (det M)^2 below this fraction of the product of squared column norms: no area
 _BBOX_SLACK = 1e-6  # px; bounding boxes only pre-select pixels, the edge test decides
@@ -182,7 +207,7 @@ def _raster_homogeneous(pb, i0, i1, i2, t, zbuf, ids, uv, height, width):  # pra
                 uv[y, x, 1] = e1 / s
 
 
-@nb.njit(parallel=True, cache=True)
+@Kernel
 def rasterize_forward(pos, tri, height, width, n_chunks):  # pragma: no cover - compiled
     """Rasterize a batch of clip-space meshes.
 
@@ -256,7 +281,7 @@ def _add_vertex_grad(acc, i, e, h0, h1, h2, gz):
     acc[i, 3] -= e * h2
 
 
-@nb.njit(parallel=True, cache=True)
+@Kernel
 def rasterize_backward(grad_rast, pos, tri, rast, n_bands):  # pragma: no cover - compiled
     """Gradient of (u, v, z/w) in ``rast`` w.r.t. the clip positions of each covered pixel's triangle.
 

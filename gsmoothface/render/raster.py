@@ -5,7 +5,8 @@ barycentrics; ``interpolate`` blends vertex attributes with them. Both follow nv
 conventions (instance mode, no antialiasing): rast = [u, v, z/w, triangle_id + 1], 0 on background,
 row 0 at NDC y = -1 (bottom-up), pixel centres at +0.5, near/far clipping at z/w = -1 / +1.
 Gradients reach the attributes and, through u and v, the clip positions of covered pixels' triangles
-(no silhouette gradients, as nvdiffrast without ``antialias``).
+(no silhouette gradients, as nvdiffrast without ``antialias``); the CPU backend also differentiates
+the z/w channel.
 """
 
 from __future__ import annotations
