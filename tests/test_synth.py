@@ -34,6 +34,7 @@ TINY = SynthConfig(
     landmark_miss_rate=0.05,
     contact_sheet_videos=2,
     contact_sheet_frames=4,
+    workers=2,
 )
 BASE = BaseConfig(seed=3)
 DETAIL_FLOOR = 0.025  # mean |frame - plain render| inside the face, in [0, 1] units (~6 grey levels)
@@ -90,7 +91,8 @@ def test_manifest_splits_and_metadata(corpus: Path) -> None:
 
 
 def test_same_seed_gives_identical_files_and_frames(corpus: Path, tmp_path: Path) -> None:
-    build_corpus(tmp_path / "demo", None, TINY, BASE, FaceModelConfig())
+    # the fixture ran 2 worker processes; one process must give the very same corpus
+    build_corpus(tmp_path / "demo", None, dataclasses.replace(TINY, workers=1), BASE, FaceModelConfig())
     for row in _videos(corpus):
         name = row["video"]
         for suffix in (".truth.npz", ".landmarks.npz"):
@@ -100,7 +102,10 @@ def test_same_seed_gives_identical_files_and_frames(corpus: Path, tmp_path: Path
         b = read_frames(tmp_path / "demo" / f"{name}.mp4")
         assert np.array_equal(a, b), f"{name}.mp4 decodes to different frames"
     other = dataclasses.replace(BASE, seed=BASE.seed + 1)
-    build_corpus(tmp_path / "other", None, TINY, other, FaceModelConfig())
+    one = dataclasses.replace(
+        TINY, n_speakers=1, utterances_per_speaker=1, test_speakers=0, val_utterances=0, workers=1
+    )
+    build_corpus(tmp_path / "other", None, one, other, FaceModelConfig())
     name = _videos(corpus)[0]["video"]
     first = np.load(corpus / "demo" / f"{name}.truth.npz")["coeff"]
     second = np.load(tmp_path / "other" / f"{name}.truth.npz")["coeff"]

@@ -46,5 +46,6 @@ class SynthConfig:
     landmark_drift_px: float = 1.0  # slowly varying per-point offset (px)
     landmark_miss_rate: float = 0.0  # fraction of frames reported as missed (valid False, NaN)
     batch_frames: int = 25  # frames rendered and composited per batch
+    workers: int = 2  # processes making videos in parallel (1 = all in the stage's process)
     contact_sheet_videos: int = 4  # videos shown in results/synth/contact_sheet.png
     contact_sheet_frames: int = 8  # frames per video in the contact sheet

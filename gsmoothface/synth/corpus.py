@@ -3,17 +3,23 @@
 Every random choice comes from generators seeded by ``(base.seed, synth.seed, ...)`` with fixed
 sub-keys per speaker and utterance, so the same params give byte-identical coefficient files and
 identical decoded frames (x264 is deterministic unless told otherwise; rendering runs on the CPU
-so the frames do not depend on whether a GPU is present).
+so the frames do not depend on whether a GPU is present; each video is made from its own seeds, so
+the number of worker processes does not change the result either).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import multiprocessing
 import subprocess
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from gsmoothface.atomic import atomic_dir, write_json
 from gsmoothface.config import BaseConfig, config_to_dict
@@ -24,7 +30,7 @@ from gsmoothface.synth.config import SynthConfig
 from gsmoothface.synth.contact_sheet import write_contact_sheet
 from gsmoothface.synth.face_render import FaceLayer
 from gsmoothface.synth.manifest import check_split, split_of, write_manifest
-from gsmoothface.synth.speakers import sample_speaker
+from gsmoothface.synth.speakers import Speaker, sample_speaker
 from gsmoothface.synth.speech import espeak_available
 from gsmoothface.synth.utterance import make_utterance
 from gsmoothface.synth.writer import write_video
@@ -49,6 +55,46 @@ def voice_source(cfg: SynthConfig) -> str:
 def _espeak_version() -> str:
     proc = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=False)
     return proc.stdout.strip()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    """One video to make (picklable, for worker processes)."""
+
+    speaker: Speaker
+    utterance: int
+    out_dir: Path
+    cfg: SynthConfig
+    root: tuple[int, int]
+    source: str
+    face_cfg: FaceModelConfig
+    render_backend: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Result:
+    name: str
+    n_frames: int
+    text: str
+    jaw: np.ndarray  # (T,) jaw control, for the contact sheet
+
+
+_FACE_LAYERS: dict[tuple[FaceModelConfig, int, str], FaceLayer] = {}  # one per process
+
+
+def _run_job(job: _Job) -> _Result:
+    """Speak, render and write one video; the face model is built once per process."""
+    torch.set_num_threads(1)  # many small tensor ops: threads would only contend
+    key = (job.face_cfg, job.cfg.size, job.render_backend)
+    if key not in _FACE_LAYERS:
+        model = load_face_model(dataclasses.replace(job.face_cfg, path=None))
+        _FACE_LAYERS[key] = FaceLayer(model, job.cfg.size, backend=job.render_backend)
+    spk, u = job.speaker, job.utterance
+    rng = np.random.default_rng([*job.root, UTTERANCE_KEY, spk.index, u])
+    utt = make_utterance(rng, spk, u, job.cfg, job.source)
+    noise_rng = np.random.default_rng([*job.root, NOISE_KEY, spk.index, u])
+    write_video(job.out_dir, utt, _FACE_LAYERS[key], job.cfg, noise_rng)
+    return _Result(utt.name, utt.n_frames, utt.text, utt.controls["jaw"])
 
 
 def build_corpus(
@@ -77,37 +123,47 @@ def build_corpus(
         raise InputError("synth renders 25 fps video with 16 kHz audio (base.fps, base.sample_rate)")
     source = voice_source(cfg)
     model = load_face_model(dataclasses.replace(face_cfg, path=None))
-    face = FaceLayer(model, cfg.size, backend=render_backend)
-    root = [base.seed, cfg.seed]
+    root = (base.seed, cfg.seed)
     speakers = [
         sample_speaker(np.random.default_rng([*root, SPEAKER_KEY, k]), k, cfg, model)
         for k in range(cfg.n_speakers)
     ]
-    jobs = [(spk, u) for spk in speakers for u in range(cfg.utterances_per_speaker)]
     rows: list[dict[str, Any]] = []
     videos: list[dict[str, Any]] = []
     sheet: list[tuple[str, np.ndarray]] = []
-    with atomic_dir(out_dir) as tmp:
-        for spk, u in progress(jobs, "synth videos", every=max(1, base.progress_every // 10)):
-            utt = make_utterance(
-                np.random.default_rng([*root, UTTERANCE_KEY, spk.index, u]), spk, u, cfg, source
-            )
-            write_video(tmp, utt, face, cfg, np.random.default_rng([*root, NOISE_KEY, spk.index, u]))
+    with atomic_dir(out_dir) as tmp, contextlib.ExitStack() as stack:
+        jobs = [
+            _Job(spk, u, tmp, cfg, root, source, face_cfg, render_backend)
+            for spk in speakers
+            for u in range(cfg.utterances_per_speaker)
+        ]
+        if cfg.workers > 1:  # videos are independent: render them in parallel processes
+            pool = ProcessPoolExecutor(cfg.workers, mp_context=multiprocessing.get_context("spawn"))
+            results: Iterator[_Result] = stack.enter_context(pool).map(_run_job, jobs)
+        else:
+            results = map(_run_job, jobs)
+        every = max(1, base.progress_every // 10)
+        for job, result in zip(
+            jobs, progress(results, "synth videos", total=len(jobs), every=every), strict=True
+        ):
+            spk, u = job.speaker, job.utterance
             split = split_of(spk.index, u, cfg)
             rows.append(
                 {
-                    "video": utt.name,
+                    "video": result.name,
                     "speaker": spk.name,
                     "speaker_index": spk.index,
                     "utterance": u,
-                    "frames": utt.n_frames,
-                    "duration_s": round(utt.n_frames / base.fps, 6),
+                    "frames": result.n_frames,
+                    "duration_s": round(result.n_frames / base.fps, 6),
                     "split": split,
                 }
             )
-            videos.append({"video": utt.name, "text": utt.text, "voice": spk.voice.name, "split": split})
+            videos.append(
+                {"video": result.name, "text": result.text, "voice": spk.voice.name, "split": split}
+            )
             if u == 0 and len(sheet) < cfg.contact_sheet_videos:
-                sheet.append((utt.name, utt.controls["jaw"]))
+                sheet.append((result.name, result.jaw))
         write_manifest(tmp / "manifest.csv", rows)
         meta = _metadata(cfg, base, face_cfg, source, speakers, videos, rows)
         write_json(tmp / "synth.json", meta)
