@@ -202,6 +202,13 @@ def test_quiet_cuts_pick_the_silences():
     assert all(0 < b - a <= 90 for a, b in itertools.pairwise(cuts))
     for cut in cuts[1:-1]:
         assert any(a + 1 <= cut <= b - 1 for a, b in gaps), cuts
+    # a gap that would leave a piece shorter than min_frames is not taken
+    audio[:] = 0.3
+    audio[234 * SPF : 240 * SPF] = 0.0
+    loose = quiet_cuts(audio, n_frames, SPF, max_frames=240, window=1600, search_frames=200)
+    assert 234 < loose[1] < 240
+    cuts = quiet_cuts(audio, n_frames, SPF, max_frames=240, window=1600, search_frames=200, min_frames=25)
+    assert len(cuts) == 3 and 25 <= cuts[1] <= 225
 
 
 # ---------------------------------------------------------------- synthetic media

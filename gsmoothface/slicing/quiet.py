@@ -29,12 +29,13 @@ def quiet_cuts(
     max_frames: int,
     window: int,
     search_frames: int,
+    min_frames: int = 1,
 ) -> list[int]:
     """Frame boundaries that cut ``n_frames`` frames into pieces of at most ``max_frames``.
 
     The pieces still to cut get equal target lengths; each cut is the quietest boundary (lowest
-    RMS over ``window`` samples) within ``search_frames`` of its target that keeps the piece at most
-    ``max_frames`` long and leaves the remaining pieces room to fit.
+    RMS over ``window`` samples) within ``search_frames`` of its target that keeps the piece
+    between ``min_frames`` and ``max_frames`` long and leaves the remaining pieces room to fit.
 
     Returns
     -------
@@ -47,8 +48,9 @@ def quiet_cuts(
         pieces = math.ceil(remaining / max_frames)
         target = start + round(remaining / pieces)
         # the rest after the cut must fit in pieces - 1 pieces of max_frames
-        lo = max(target - search_frames, start + 1, n_frames - (pieces - 1) * max_frames)
-        hi = min(target + search_frames, start + max_frames)
+        lo = max(target - search_frames, start + min_frames, n_frames - (pieces - 1) * max_frames)
+        hi = min(target + search_frames, start + max_frames, n_frames - min_frames)
+        lo = min(lo, hi)  # only when min_frames > max_frames / 2: keep the length bound
         candidates = np.arange(lo, hi + 1)
         padded = np.pad(rms, (0, max(0, hi + 1 - len(rms))), constant_values=np.inf)
         cuts.append(int(candidates[np.argmin(padded[candidates])]))

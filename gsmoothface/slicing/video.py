@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -94,6 +95,7 @@ def plan_pieces(
                 max_frames=int(cfg.max_seconds * fps),
                 window=int(cfg.quiet_window_s * sample_rate),
                 search_frames=int(cfg.quiet_search_s * fps),
+                min_frames=math.ceil(cfg.min_seconds * fps),
             )
         for a, b in itertools.pairwise(cuts):
             pieces.append(Piece(start + a / fps, b - a, audio[a * spf : b * spf], box, box_source))
