@@ -386,6 +386,33 @@ def test_stage_command_fails_at_the_end_only_when_strict(tmp_path):
     assert "silent.mp4: no audio stream" in result.output
 
 
+def test_given_crop_boxes_are_applied(tmp_path):
+    """A manifest box is used as is; an HDTF window is rescaled from its annotated resolution."""
+    src = tmp_path / "raw"
+    src.mkdir()
+    frames = np.zeros((30, 120, 160, 3), np.uint8)
+    frames[:, 40:60, 60:80] = 255  # a white square at x 60..79, y 40..59
+    for name in ("man", "hdtf"):
+        make_video(src / f"{name}.mp4", 30, 160, 120, audio=tone(1.2), frames=frames)
+    (src / "manifest.csv").write_text("video,crop_x0,crop_y0,crop_side\nman.mp4,50,30,40\n")
+    (src / "WDA_annotion_time.txt").write_text("hdtf.mp4 00:00-00:01\n")
+    (src / "WDA_crop_wh.txt").write_text("hdtf_0.mp4 100 80 60 80\n")  # at 240 px high: (50, 30, 40) here
+    (src / "WDA_resolution.txt").write_text("hdtf.mp4 240\n")
+    cfg = small_cfg(tmp_path, src, size=80, crf=10, min_seconds=0.5)
+    report = slice_folder(cfg, log=lambda _: None)
+    assert report.failures == []
+    for name, origin, frames_expected in (("man", "manifest", 30), ("hdtf", "annotation", 25)):
+        meta = check_clip(cfg.output_dir / name, 80)
+        assert (meta["crop_box"], meta["crop_from"], meta["frames"]) == (
+            [50, 30, 40],
+            origin,
+            frames_expected,
+        )
+        clip = media.read_frames(cfg.output_dir / name / "video.mp4")[..., 0].mean(axis=0)
+        # the square's box (60..80, 40..60) is, in the 2x clip, (20..60, 20..60)
+        assert clip[24:56, 24:56].min() > 200 and clip[:, :16].max() < 60 and clip[:16].max() < 60
+
+
 def test_hdtf_annotations_and_manifest_plan(tmp_path):
     for name in ("RD_Radio11.mp4", "Other.mkv", "notes.txt"):
         (tmp_path / name).write_bytes(b"x")
@@ -403,4 +430,5 @@ def test_hdtf_annotations_and_manifest_plan(tmp_path):
     assert radio.clips[1].crop_box == (10, -30, 300)  # a non-square window becomes a centred square
     other = plans["Other"]
     assert other.clips[0].crop_box == (5, 6, 70) and other.clips[0].end_s is None
+    assert (radio.clips[0].crop_from, other.clips[0].crop_from) == ("annotation", "manifest")
     assert (other.speaker, other.speaker_index, other.split) == ("bob", 4, "test")

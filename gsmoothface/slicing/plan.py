@@ -32,6 +32,7 @@ class ClipSpec:
     end_s: float | None  # None: to the end of the video
     crop_box: Box | None = None
     crop_height: int | None = None  # frame height ``crop_box`` refers to (None: the video's own)
+    crop_from: str = "annotation"  # where ``crop_box`` comes from: annotation | manifest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,7 +136,7 @@ def plan_videos(input_dir: Path, manifest_name: str = "manifest.csv") -> list[Vi
         clips = annotations.get(path.stem)
         if clips is None:
             box = _manifest_box(row, manifest_path) if row else None
-            clips = [ClipSpec(0.0, None, box)]
+            clips = [ClipSpec(0.0, None, box, crop_from="manifest")]
         try:
             speaker_index = int(row.get("speaker_index") or index)
         except ValueError:

@@ -85,7 +85,7 @@ def plan_pieces(
         if spec.crop_box is not None:
             scale = info.height / spec.crop_height if spec.crop_height else 1.0
             x0, y0, side = (v * scale for v in spec.crop_box)
-            box, box_source = clamp_box((x0, y0, side), info.width, info.height), "annotation"
+            box, box_source = clamp_box((x0, y0, side), info.width, info.height), spec.crop_from
         cuts = [0, n_frames]
         if n_frames > cfg.max_seconds * fps:
             cuts = quiet_cuts(
