@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import ffmpeg
@@ -185,3 +186,60 @@ def test_paste_back_composites_inside_the_box_only():
     assert out[0, 4, 10].tolist() == [10, 10, 10]  # left of the box
     changed = np.argwhere(np.any(out[0] != 10, axis=-1))
     assert changed[:, 1].min() >= 30 and changed[:, 0].max() < 24
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_generate_command_with_trained_models(tmp_path, monkeypatch):
+    """`gsmoothface generate` with the pipeline's own trained A2EP and TAFT on a held-out demo clip."""
+    if not SPEECH.is_file():
+        pytest.skip(f"real test media not found at {REAL}")
+    if not ((REPO / "models" / "a2ep.pt").is_file() and (REPO / "models" / "taft.pt").is_file()):
+        pytest.skip("no trained models/a2ep.pt and models/taft.pt: run `dvc repro` first")
+    held_out = [
+        p.parent
+        for p in sorted((REPO / "data" / "clips").glob("*/meta.json"))
+        if json.loads(p.read_text()).get("split") in ("val", "test")
+        and (REPO / "data" / "3dmm" / f"{p.parent.name}.npz").is_file()
+    ]
+    if not held_out:
+        pytest.skip("no held-out clip with a fit in data/clips and data/3dmm: run `dvc repro` first")
+    from typer.testing import CliRunner
+
+    from gsmoothface.media import load_audio, probe, read_frames, write_wav
+    from stages.generate import app
+
+    speech = load_audio(SPEECH, 16000)[: 2 * 16000]
+    silence = np.zeros(int(0.8 * 16000), np.float32)
+    wav = tmp_path / "speech.wav"
+    write_wav(wav, np.concatenate([silence, speech, silence]), 16000)  # 3.6 s: frames 20-69 speak
+    monkeypatch.chdir(REPO)  # params.yaml paths are relative to the repository
+    out = tmp_path / "trained.mp4"
+    result = CliRunner().invoke(
+        app, ["--audio", str(wav), "--reference", str(held_out[0]), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert probe(out).duration_s == pytest.approx(3.6, abs=0.04)
+    kinds = sorted((s["codec_type"], s["codec_name"]) for s in ffmpeg.probe(str(out))["streams"])
+    assert kinds == [("audio", "aac"), ("video", "h264")]
+
+    from gsmoothface.face_model import FaceModelConfig, load_face_model
+    from gsmoothface.landmarks.align import points_from_crop
+
+    with np.load(REPO / "data" / "3dmm" / f"{held_out[0].name}.npz") as fit:
+        coeff, trans_params = fit["coeff"], fit["trans_params"]
+    index = reference_indices(90, len(coeff))
+    face_model = load_face_model(FaceModelConfig())  # the embedded default's model
+    lm = points_from_crop(
+        face_model.landmarks_224(torch.from_numpy(coeff[index])).numpy(), trans_params[index]
+    )
+    frames = read_frames(out).astype(np.float32)
+    motion = []
+    for t in range(1, len(frames)):  # mean change inside the (moving) mouth box
+        x0, y0 = np.floor(lm[t, 48:68].min(axis=0)).astype(int) - 4
+        x1, y1 = np.ceil(lm[t, 48:68].max(axis=0)).astype(int) + 4
+        motion.append(np.abs(frames[t, y0:y1, x0:x1] - frames[t - 1, y0:y1, x0:x1]).mean())
+    motion = np.array(motion)
+    in_silence = np.r_[motion[2:18], motion[72:88]].mean()
+    assert motion[24:66].mean() > 1.5 * in_silence, (motion[24:66].mean(), in_silence)
