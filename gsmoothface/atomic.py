@@ -7,11 +7,14 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # earliest zip date: no wall-clock time in outputs
 
 
 @contextlib.contextmanager
@@ -74,9 +77,16 @@ def write_json(path: str | Path, data: Any) -> None:
 
 
 def write_npz(path: str | Path, **arrays: Any) -> None:
-    """Write arrays to an uncompressed ``.npz``, atomically (byte-identical for identical input)."""
-    with atomic_path(path) as tmp, tmp.open("wb") as fh:
-        np.savez(fh, **arrays)
+    """Write arrays to an uncompressed ``.npz``, atomically.
+
+    Unlike ``np.savez``, the zip entries carry a fixed timestamp, so identical arrays give a
+    byte-identical file (DVC hashes and determinism tests rely on it). ``np.load`` reads it as usual.
+    """
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+        for name, value in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_FIXED_ZIP_TIME)
+            with archive.open(info, "w", force_zip64=True) as entry:
+                np.lib.format.write_array(entry, np.asanyarray(value), allow_pickle=False)
 
 
 def write_npy(path: str | Path, array: np.ndarray) -> None:
