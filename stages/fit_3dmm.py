@@ -37,6 +37,7 @@ def fit_3dmm(
         from gsmoothface.errors import InputError
         from gsmoothface.face_model import FaceModelConfig, load_face_model
         from gsmoothface.fitting import Fit3dmmConfig, fit_clip, load_fitter_net
+        from gsmoothface.fitting.truth import truth_metrics
         from gsmoothface.progress import progress
         from gsmoothface.render import RenderConfig
 
@@ -81,9 +82,11 @@ def fit_3dmm(
                 "seconds": round(seconds, 3),
                 "frames_per_second": fit.coeff.shape[0] / seconds,
             }
-            write_json(
-                out / f"{clip_dir.name}.json", {"clip": clip_dir.name, "fit": summary, "config": resolved}
-            )
+            report = {"clip": clip_dir.name, "fit": summary, "config": resolved}
+            if face_cfg.path is None and (clip_dir / "truth.npz").is_file():
+                # the embedded demo knows its coefficients: score the fit against them
+                report["truth"] = truth_metrics(fit, clip_dir / "truth.npz", model)
+            write_json(out / f"{clip_dir.name}.json", report)
             print(
                 f"fit_3dmm {clip_dir.name}: {summary['frames']} frames, "
                 f"{summary['valid_fraction']:.1%} valid, "
