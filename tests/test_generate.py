@@ -188,6 +188,52 @@ def test_paste_back_composites_inside_the_box_only():
     assert changed[:, 1].min() >= 30 and changed[:, 0].max() < 24
 
 
+def test_raw_video_reference_is_sliced_fitted_once_and_pasted_back(
+    tmp_path, reference_clip, face_model, blender
+):
+    from gsmoothface.generate.reference import resolve_reference
+    from gsmoothface.media import probe, read_frames
+
+    clip, cfg = reference_clip
+    raw_video = Path(json.loads((clip / "meta.json").read_text())["source"])
+    raw_copy = tmp_path / "my reference.mp4"  # any name: the cache is keyed by content
+    raw_copy.write_bytes(raw_video.read_bytes())
+    for kind in ("landmarks", "truth"):
+        sidecar = raw_video.with_name(f"{raw_video.stem}.{kind}.npz")
+        raw_copy.with_name(f"{raw_copy.stem}.{kind}.npz").write_bytes(sidecar.read_bytes())
+    params = {
+        "slice": {"size": CLIP_SIDE, "min_seconds": 0.5},
+        "fit_3dmm": {"landmark_steps": 40, "photo_steps": 0},
+        "face_model": {},
+        "render": {"backend": "cpu"},
+    }
+    logs: list[str] = []
+    reference = resolve_reference(raw_copy, cfg, params, log=logs.append)
+    assert reference.source is not None and reference.source.video == raw_copy
+    assert any("slicing and fitting" in line for line in logs)
+    cached = next((cfg.cache_dir / "references").iterdir()) / "reference.json"
+    stamp = cached.stat().st_mtime_ns
+    again = resolve_reference(raw_video, cfg, params, log=logs.append)  # same content, other name
+    assert cached.stat().st_mtime_ns == stamp and again.name == reference.name
+    np.testing.assert_array_equal(again.coeff, reference.coeff)
+
+    audio = np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)
+    out = tmp_path / "raw.mp4"
+    translator = lambda ref, blended: torch.zeros_like(blended)  # noqa: E731  a black face shows the paste
+    generate_video(audio, reference, loudness_predictor(face_model), blender, translator, out, cfg, size=64)
+    info, source = probe(out), probe(raw_video)
+    assert (info.width, info.height) == (source.width, source.height)
+    frames = read_frames(out).astype(np.int16)
+    original = read_frames(raw_video, fps=25)[: len(frames)].astype(np.int16)
+    diff = np.abs(frames - original).mean(axis=(0, 3))  # (H, W)
+    x0, y0, side = reference.source.crop_box
+    outside = np.ones_like(diff, bool)
+    outside[max(y0, 0) : y0 + side, max(x0, 0) : x0 + side] = False
+    if outside.any():  # the crop box can cover the whole (small) frame
+        assert diff[outside].max() < 12  # codec noise only
+    assert diff[~outside].max() > 60  # the black face was pasted
+
+
 REPO = Path(__file__).resolve().parents[1]
 
 
