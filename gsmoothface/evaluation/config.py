@@ -17,7 +17,7 @@ class EvaluateConfig:
     a2ep_model: Path = Path("models/a2ep.pt")  # trained A2EP
     taft_model: Path = Path("models/taft.pt")  # trained TAFT
     max_frames: int = 0  # evaluate at most this many frames per clip (0: all)
-    landmark_source: Literal["sidecar", "fan", "dlib", "mediapipe"] = "sidecar"  # for LMD, see evaluate.py
+    landmark_source: Literal["sidecar", "fan", "dlib"] = "sidecar"  # for LMD, see evaluate.py
     fan_weights: Path | None = None  # FAN checkpoint for landmark_source fan
     lmd_center: bool = False  # mean-centre each mouth before the distance (ER-NeRF style)
     ssim_gaussian: bool = False  # SSIM with the 11x11 Gaussian window instead of 7x7 uniform

@@ -15,7 +15,7 @@ Baselines computed in the same run:
 LMD with ``landmark_source: sidecar`` (the embedded default, whose landmarks come from sidecar
 files instead of a detector) compares the true landmarks with the 3DMM landmarks of the driven
 coefficients projected into the frame; the fitted coefficients' projection gives the floor
-(``fit``). With a detector (``fan``, ``dlib``, ``mediapipe``) the landmarks of the true, generated
+(``fit``). With a detector (``fan``, ``dlib``) the landmarks of the true, generated
 and baseline frames are all detected.
 """
 
