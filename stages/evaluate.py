@@ -15,14 +15,16 @@ app = typer.Typer()
 @app.command()
 def evaluate(
     out_dir: Annotated[Path, typer.Option(help="report folder")] = Path("results/eval"),
-    cache_dir: Annotated[Path, typer.Option(help="decoded clip frames, by content hash")] = Path(
-        "data/cache"
-    ),
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="keep decoded clip frames here (default: a temporary folder)")
+    ] = None,
     params: Annotated[Path, typer.Option(help="params file")] = Path("params.yaml"),
 ) -> None:
     """PSNR, SSIM, LMD, CPBD, lip vertex / expression error (and SyncNet when weights are given),
     with the reference-copy, blended and speaker-mean baselines, per clip and overall."""
     with stage_errors():
+        import tempfile
+
         import torch
 
         from gsmoothface.atomic import atomic_dir
@@ -57,6 +59,9 @@ def evaluate(
             landmarks = open_landmark_source(
                 cfg.landmark_source, fan_weights=cfg.fan_weights, device=str(device)
             )
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        # decoded clip frames (memory-mapped), next to the report rather than in a RAM-backed /tmp
+        scratch = tempfile.TemporaryDirectory(prefix=".evaluate.", dir=out_dir.parent)
         evaluator = Evaluator(
             cfg,
             pipe.face_model,
@@ -66,13 +71,13 @@ def evaluate(
             pipe.predictor,
             pipe.speakers,
             speaker_mean_expressions(cfg),
-            cache_dir,
+            cache_dir or Path(scratch.name),
             landmarks=landmarks,
             syncnet=syncnet,
             sample_rate=base.sample_rate,
         )
         rows, jaw = [], {}
-        with atomic_dir(out_dir) as tmp:
+        with scratch, atomic_dir(out_dir) as tmp:
             for k, (clip_dir, meta) in enumerate(progress(clips, "evaluate clips", every=1)):
                 video = tmp / "videos" / f"{clip_dir.name}.mp4" if k < cfg.n_videos else None
                 result = evaluator.evaluate_clip(clip_dir, meta, video)
