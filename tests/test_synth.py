@@ -201,11 +201,13 @@ def test_frames_add_detail_but_keep_the_geometry(corpus: Path, model) -> None:
     """Frames differ from a plain render of their coefficients, but lips and eyes sit where it puts them.
 
     Geometry: the edge pattern of the decoded frame around the outer lips must best match the plain
-    render's with no shift (at most 1 px, every frame). The eyes get moving irises that the render
-    lacks, so for them the typical (median) shift must be 0 and none beyond 3 px.
+    render's with no shift: vertically (the lip contours) at most 1 px in every frame, horizontally
+    (weakly fixed by the mostly horizontal edges) at most 2 px, and 0 px typically (median). The
+    eyes get moving irises and lids drawn on the eyelid polygon, which the coarse eye texture of
+    the plain render lacks, so for them the median shift must be 0 and none beyond 3 px.
     """
     face = FaceLayer(model, SIZE)
-    eye_shifts = []
+    lip_shifts, eye_shifts = [], []
     for row in _videos(corpus):
         stem = corpus / "demo" / row["video"]
         truth = np.load(f"{stem}.truth.npz")
@@ -226,12 +228,11 @@ def test_frames_add_detail_but_keep_the_geometry(corpus: Path, model) -> None:
                     int(pts[:, 0].max()) + 5,
                 )
                 shift = _best_shift(frames[t], plain[k] * 255.0, box)
-                if part.start == 48:
-                    assert max(np.abs(shift)) <= 1, f"{row['video']} frame {t}: lips shifted by {shift}"
-                else:
-                    eye_shifts.append(shift)
-    eye_shifts = np.abs(np.asarray(eye_shifts))
-    assert np.median(eye_shifts, axis=0).max() == 0 and eye_shifts.max() <= 3
+                (lip_shifts if part.start == 48 else eye_shifts).append(shift)
+    lips, eyes = np.abs(np.asarray(lip_shifts)), np.abs(np.asarray(eye_shifts))
+    assert lips[:, 0].max() <= 1 and lips[:, 1].max() <= 2, f"lip contours shifted: {lip_shifts}"
+    assert np.median(lips, axis=0).max() == 0, f"lip contours shifted: {lip_shifts}"
+    assert np.median(eyes, axis=0).max() == 0 and eyes.max() <= 3, f"eyes shifted: {eye_shifts}"
 
 
 def test_builtin_voice_is_syllable_rate_modulated() -> None:

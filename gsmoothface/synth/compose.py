@@ -34,7 +34,7 @@ def compose_frames(
 
     Parameters
     ----------
-    face_rgb: (B, h, w, 3) float32 rendered face and face_mask (B, h, w) float32 0/1, both over the
+    face_rgb: (B, h, w, 3) float32 rendered face and face_mask (B, h, w) float32 coverage, over the
         frame box ``window`` = (r0, r1, c0, c1).
     lm68: (B, 68, 2) true landmarks, frame pixels, y down.
     gaze: (B, 2) gaze in [-1, 1]. exposure: (B,) brightness gain of the camera.

@@ -5,7 +5,8 @@ The face is rendered with :class:`~gsmoothface.render.MeshRenderer` at the frame
 that camera gives the frame pixel of every vertex. On top of the SH-lit albedo of the coefficients
 the frame gets (a) skin detail: a per-speaker pore/blotch/freckle texture looked up per pixel at the
 mesh's mean-shape position (UV-like coordinates interpolated by the renderer, so the detail sticks
-to the skin), and (b) a Blinn-Phong highlight from the key light of the SH lighting.
+to the skin), and (b) a Blinn-Phong highlight from the key light of the SH lighting. The silhouette
+(outline, mouth opening) is antialiased.
 """
 
 from __future__ import annotations
@@ -105,8 +106,8 @@ class FaceLayer:
 
         Returns
         -------
-        colour (B, h, w, 3) float32 in [0, 1] (0 off the face) and mask (B, h, w) float32 0/1 of the
-        box (h = r1 - r0, w = c1 - c0).
+        colour (B, h, w, 3) float32 in [0, 1] and coverage (B, h, w) float32 in [0, 1] (the mask,
+        antialiased by a 3x3 box filter) of the box (h = r1 - r0, w = c1 - c0).
         """
         model = self.model
         c = model.split_coeff(coeff)
@@ -129,8 +130,23 @@ class FaceLayer:
             texture, image[..., 3:5], mode="bilinear", padding_mode="reflection", align_corners=False
         )
         rgb = image[..., :3] * (1.0 + detail_strength * fine[:, 0, :, :, None])
-        rgb = rgb.clamp(0.0, 1.0) * mask[..., None]
-        return rgb.numpy(), mask.numpy()
+        rgb = (rgb.clamp(0.0, 1.0) * mask[..., None]).permute(0, 3, 1, 2)  # (B, 3, h, w)
+        # antialiased silhouette: box-filtered coverage, and the fringe just outside the mesh
+        # filled with a covered neighbour's colour (no dark halo; rgb is 0 off the mesh)
+        inside = mask[:, None]  # (B, 1, h, w)
+        coverage = F.avg_pool2d(inside, 3, stride=1, padding=1)
+        b, _, y, x = torch.nonzero((coverage > 0) & (inside == 0), as_tuple=True)  # the fringe pixels
+        height, width = mask.shape[1:]
+        neighbours = torch.stack(
+            [
+                rgb[b, :, (y - 1).clamp_min(0), x],
+                rgb[b, :, (y + 1).clamp_max(height - 1), x],
+                rgb[b, :, y, (x - 1).clamp_min(0)],
+                rgb[b, :, y, (x + 1).clamp_max(width - 1)],
+            ]
+        )  # (4, n, 3)
+        rgb[b, :, y, x] = neighbours.amax(dim=0)
+        return rgb.permute(0, 2, 3, 1).numpy(), coverage[:, 0].numpy()
 
     @staticmethod
     def _highlight(normals: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:

@@ -208,7 +208,8 @@ def draw_hair(
     # position along the head's up axis and across it, from the eye midpoint (pixels)
     rise = (xs - eye_mid[0]) * up[0] + (ys - eye_mid[1]) * up[1]
     across = (xs - eye_mid[0]) * np.cos(angle) + (ys - eye_mid[1]) * np.sin(angle)
-    hairline = 0.5 * eye_chin - 0.45 * eye_chin * (across / (0.5 * width)) ** 2
+    # the hairline stays below the top edge of the mesh (the fringe hides the mesh's border)
+    hairline = 0.32 * eye_chin - 0.25 * eye_chin * (across / (0.5 * width)) ** 2
     fringe = np.clip(rise - hairline + 0.5, 0, 1)
     lowest = -(0.1 + 0.8 * look.hair_length) * eye_chin
     head *= np.clip(rise - lowest + 0.5, 0, 1)  # the hair falls this far
@@ -224,8 +225,25 @@ def draw_hair(
 
 
 def _upsample2(image: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Nearest-neighbour 2x upsampling of a (h/2, w/2, ...) image, cut to (h, w, ...)."""
-    return np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)[:h, :w]
+    """Linear 2x upsampling of an image sampled at 2x2 block centres, cut to (h, w, ...).
+
+    Low-resolution sample k sits at full-resolution coordinate 2k + 0.5, so full pixel 2k takes
+    0.75 of sample k and 0.25 of sample k - 1, pixel 2k + 1 0.75 of k and 0.25 of k + 1 (edges held).
+    """
+    for axis in (0, 1):
+        before = np.concatenate(
+            [np.take(image, [0], axis=axis), np.take(image, range(image.shape[axis] - 1), axis=axis)],
+            axis=axis,
+        )
+        after = np.concatenate(
+            [np.take(image, range(1, image.shape[axis]), axis=axis), np.take(image, [-1], axis=axis)],
+            axis=axis,
+        )
+        even, odd = 0.75 * image + 0.25 * before, 0.75 * image + 0.25 * after
+        image = np.stack([even, odd], axis=axis + 1).reshape(
+            *image.shape[:axis], 2 * image.shape[axis], *image.shape[axis + 1 :]
+        )
+    return image[:h, :w]
 
 
 def draw_mouth(
