@@ -23,6 +23,9 @@ def fit_3dmm(
     clip: Annotated[
         list[str] | None, typer.Option(help="fit only this clip (folder name; repeatable)")
     ] = None,
+    overlays: Annotated[
+        Path | None, typer.Option(help="also write <clip>.png: detected vs fitted landmarks on a few frames")
+    ] = None,
     params: Annotated[Path, typer.Option(help="params file")] = Path("params.yaml"),
 ) -> None:
     """Fit Deep3DFace 3DMM coefficients to every frame of every clip (R-Net and/or optimisation)."""
@@ -37,6 +40,7 @@ def fit_3dmm(
         from gsmoothface.errors import InputError
         from gsmoothface.face_model import FaceModelConfig, load_face_model
         from gsmoothface.fitting import Fit3dmmConfig, fit_clip, load_fitter_net
+        from gsmoothface.fitting.overlay import write_overlay
         from gsmoothface.fitting.truth import truth_metrics
         from gsmoothface.progress import progress
         from gsmoothface.render import RenderConfig
@@ -87,6 +91,8 @@ def fit_3dmm(
                 # the embedded demo knows its coefficients: score the fit against them
                 report["truth"] = truth_metrics(fit, clip_dir / "truth.npz", model)
             write_json(out / f"{clip_dir.name}.json", report)
+            if overlays is not None:
+                write_overlay(overlays / f"{clip_dir.name}.png", clip_dir, fit, model)
             print(
                 f"fit_3dmm {clip_dir.name}: {summary['frames']} frames, "
                 f"{summary['valid_fraction']:.1%} valid, "

@@ -9,17 +9,19 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from PIL import Image
 from test_fitting_optimize import render_frames, small_model, talking_sequence
 from typer.testing import CliRunner
 
 from gsmoothface.errors import InputError, MissingAssetError
 from gsmoothface.fitting import Fit3dmmConfig, ReconNet, fit_clip, load_fitter_net, save_rnet_checkpoint
+from gsmoothface.fitting.overlay import DETECTED_RGB, FITTED_RGB
 from gsmoothface.fitting.truth import similarity_align, truth_metrics
 from gsmoothface.media import VideoWriter
 
 SIZE = 256  # clip frame side (px)
 FRAMES = 30
-TINY = Fit3dmmConfig(landmark_steps=120, photo_steps=5, photo_batch=16, frame_chunk=16, rnet_batch=8)
+TINY = Fit3dmmConfig(landmark_steps=200, photo_steps=5, photo_batch=16, frame_chunk=16, rnet_batch=8)
 
 
 def to_frame_px(lm224: torch.Tensor, size: int) -> np.ndarray:
@@ -39,7 +41,7 @@ def clip_dir(tmp_path_factory, model) -> Path:
     """data/clips/<clip>/ with video.mp4 and a landmarks.npz sidecar (frames 7 and 8 missed)."""
     folder = tmp_path_factory.mktemp("clips") / "speaker0_utt0"
     folder.mkdir()
-    problem = talking_sequence(model, FRAMES, seed=5, noise_px=0.3)
+    problem = talking_sequence(model, FRAMES, seed=5, noise_px=0.6)
     frames = render_frames(model, problem.coeff, SIZE).numpy()
     with VideoWriter(folder / "video.mp4", SIZE, SIZE, fps=25) as writer:
         writer.write(frames)
@@ -145,8 +147,11 @@ def test_stage_command(clip_dir, tmp_path):
     out = tmp_path / "3dmm"
     runner = CliRunner()
     args = ["fit-3dmm", "--clips", str(clip_dir.parent), "--out", str(out), "--params", str(params_file)]
-    result = runner.invoke(app, [*args, "--clip", clip_dir.name])
+    result = runner.invoke(app, [*args, "--clip", clip_dir.name, "--overlays", str(tmp_path / "overlays")])
     assert result.exit_code == 0, result.output
+    sheet = np.asarray(Image.open(tmp_path / "overlays" / f"{clip_dir.name}.png"))
+    assert sheet.shape == (384, 4 * 384, 3)
+    assert ((sheet == DETECTED_RGB).all(-1).sum() > 100) and ((sheet == FITTED_RGB).all(-1).sum() > 100)
     with np.load(out / f"{clip_dir.name}.npz") as saved:
         assert saved["coeff"].shape == (FRAMES, 257)
     report = yaml.safe_load((out / f"{clip_dir.name}.json").read_text())

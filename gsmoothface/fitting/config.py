@@ -45,7 +45,7 @@ class Fit3dmmConfig:
     w_reflc: float = 5.0  # skin albedo uniformity
     lm_emphasis: float = 20.0  # landmark weight of the nose (iBUG 29-31) and inner lips (61-68)
     # temporal terms (weights relative to w_lm's scale)
-    w_exp_smooth: float = 1.0e-3  # squared first differences of expression per frame
+    w_exp_smooth: float = 2.0e-3  # squared first differences of expression per frame
     w_pose_smooth: float = 1.0  # squared second differences of angle (rad) and translation (dm)
 
     def __post_init__(self) -> None:
