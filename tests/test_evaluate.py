@@ -13,6 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 N_FRAMES = 12
+EVAL_FRAMES = 10  # evaluate.max_frames: the first 10 frames of each clip
 CLIP_SIDE = 64  # clip frame side, px
 SIZE = 32  # MAFB/TAFT resolution, px
 FULL_CROP = np.array([CLIP_SIDE, CLIP_SIDE, 224 / CLIP_SIDE, CLIP_SIDE / 2, CLIP_SIDE / 2])  # crop = frame
@@ -124,6 +125,7 @@ def evaluated(tmp_path_factory):
             "taft_model": str(root / "taft.pt"),
             "n_videos": 1,
             "chunk": 8,
+            "max_frames": EVAL_FRAMES,
         },
     }
     (root / "params.yaml").write_text(yaml.safe_dump(params))
@@ -145,7 +147,7 @@ def test_evaluate_writes_metrics_and_baselines(evaluated):
     out, truths, face_model, output = evaluated
     assert "metrics.json" in output
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["n_clips"] == 2 and metrics["n_frames"] == 2 * N_FRAMES
+    assert metrics["n_clips"] == 2 and metrics["n_frames"] == 2 * EVAL_FRAMES
     sync = metrics["syncnet"]
     assert sync["computed"] is False and sync["lse_c"] is None and "syncnet_weights" in sync["reason"]
     rows = list(csv.DictReader((out / "per_clip.csv").open()))
@@ -153,12 +155,12 @@ def test_evaluate_writes_metrics_and_baselines(evaluated):
     by_clip = {r["clip"]: r for r in rows}
     # the untrained A2EP predicts the neutral face: its LVE is that of all-zero expressions
     for name in ("a_val", "b_test"):
-        exp_true = truths[name][:, 80:144]
+        exp_true = truths[name][:EVAL_FRAMES, 80:144]
         expected = _lve_mm(face_model, np.zeros_like(exp_true), exp_true)
         assert float(by_clip[name]["lve_mm_a2ep"]) == pytest.approx(expected, rel=1e-4)
         # speaker-mean baseline: spkA's training mean for a_val; all training clips for the unseen spkB
         mean = truths["a_train"][:, 80:144].mean(axis=0, keepdims=True)
-        expected_mean = _lve_mm(face_model, np.repeat(mean, N_FRAMES, axis=0), exp_true)
+        expected_mean = _lve_mm(face_model, np.repeat(mean, EVAL_FRAMES, axis=0), exp_true)
         assert float(by_clip[name]["lve_mm_speaker_mean"]) == pytest.approx(expected_mean, rel=1e-4)
     # the sidecar holds the true coefficients' projection, so the fit's LMD is ~0 and the neutral
     # prediction's mouth is off
@@ -173,8 +175,8 @@ def test_evaluate_writes_plots_and_videos(evaluated):
 
     out, truths, face_model, _ = evaluated
     series = list(csv.DictReader((out / "plots" / "jaw_open" / "a_val.csv").open()))
-    assert len(series) == N_FRAMES
-    exp = truths["a_val"][:, 80:144]
+    assert len(series) == EVAL_FRAMES
+    exp = truths["a_val"][:EVAL_FRAMES, 80:144]
     offsets = face_model.expression_offsets(torch.from_numpy(exp)).numpy()  # (T, N, 3)
     kp = face_model.keypoints.numpy()
     mean = face_model.mean_shape.numpy().reshape(-1, 3)
@@ -189,4 +191,5 @@ def test_evaluate_writes_plots_and_videos(evaluated):
     assert [v.name for v in videos] == ["a_val.mp4"]  # n_videos: 1
     info = probe(videos[0])
     assert (info.width, info.height, info.has_audio) == (3 * CLIP_SIDE, CLIP_SIDE, True)
+    assert info.duration_s == pytest.approx(EVAL_FRAMES / 25, abs=0.04)  # video and audio of the span
     assert json.loads((out / "config.json").read_text())["evaluate"]["n_videos"] == 1

@@ -21,8 +21,10 @@ and baseline frames are all detected.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +150,7 @@ class Evaluator:
         """Drive one clip with its own audio and measure it; optionally write truth | blended | generated."""
         from gsmoothface.landmarks import interpolate_invalid
         from gsmoothface.landmarks.sidecar import read_sidecar
-        from gsmoothface.media import VideoWriter, load_audio
+        from gsmoothface.media import VideoWriter, load_audio, write_wav
 
         reference = open_clip(clip_dir, self.gen_cfg)
         n = reference.n_frames if not self.cfg.max_frames else min(reference.n_frames, self.cfg.max_frames)
@@ -170,13 +172,13 @@ class Evaluator:
         def add(key: str, values: np.ndarray) -> None:
             per_frame.setdefault(key, []).append(np.asarray(values, dtype=np.float64))
 
-        writer = None
-        if video_out is not None:
-            writer = VideoWriter(
-                video_out, 3 * store.shape[2], store.shape[1], audio_path=clip_dir / "audio.wav"
-            )
-            writer.__enter__()
-        try:
+        with contextlib.ExitStack() as stack:
+            writer = None
+            if video_out is not None:
+                wav = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "audio.wav"
+                write_wav(wav, audio, self.sample_rate)  # the evaluated span's audio
+                side_by_side = VideoWriter(video_out, 3 * store.shape[2], store.shape[1], audio_path=wav)
+                writer = stack.enter_context(side_by_side)
             for driven in drive(
                 reference, exp_pred, store, self.blender, self.translator, self.size, self.cfg.chunk, "loop"
             ):
@@ -205,9 +207,6 @@ class Evaluator:
                     writer.write(np.concatenate([truth, blended, gen], axis=2))
                 if self.syncnet is not None:
                     kept_for_sync.append(gen)
-        finally:
-            if writer is not None:
-                writer.__exit__(None, None, None)
         row: dict[str, Any] = {
             "clip": reference.name,
             "speaker": speaker,
