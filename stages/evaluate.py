@@ -46,7 +46,7 @@ def evaluate(
         device = resolve_device(base.device)
         torch.manual_seed(base.seed)
         torch.set_num_threads(min(torch.get_num_threads(), 2))
-        pipe = load_pipeline(raw, cfg.a2ep_model, cfg.taft_model, device)
+        pipe = load_pipeline(raw, cfg.a2ep_model, cfg.taft_model, device, section="evaluate")
         syncnet, reason = None, "evaluate.syncnet_weights is not set (a local syncnet_v2.model)"
         if cfg.syncnet_weights is not None:
             from gsmoothface.evaluation.syncnet import load_syncnet

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gsmoothface.errors import InputError
+from gsmoothface.errors import InputError, MissingAssetError
 from gsmoothface.generate.drive import ExpressionPredictor, Translator
 
 
@@ -91,15 +91,28 @@ class Pipeline:
 
 
 def load_pipeline(
-    params: dict[str, Any], a2ep_model: Path, taft_model: Path, device: torch.device
+    params: dict[str, Any],
+    a2ep_model: Path,
+    taft_model: Path,
+    device: torch.device,
+    section: str = "generate",
 ) -> Pipeline:
     """Load the trained models and build MAFB from the ``params.yaml`` sections they depend on.
 
     Raises
     ------
-    MissingAssetError: a model file is missing (names the stage that trains it).
+    MissingAssetError: a model file is missing (names ``<section>.a2ep_model``/``taft_model`` and
+        the stage that trains it).
     InputError: TAFT was trained at another resolution than ``blend.size``.
     """
+    for path, key, stage in (
+        (a2ep_model, "a2ep_model", "train_a2ep"),
+        (taft_model, "taft_model", "train_taft"),
+    ):
+        if not Path(path).is_file():
+            raise MissingAssetError(
+                f"{path} not found (params key {section}.{key}): train it with `dvc repro {stage}`"
+            )
     from gsmoothface.audio import AudioConfig
     from gsmoothface.blend import BlendConfig, MafbBlender
     from gsmoothface.config import load_section
