@@ -271,3 +271,12 @@ def test_split_that_leaves_no_training_data_fails_early(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="test_speakers"):
         build_corpus(tmp_path / "demo", None, bad, BASE, FaceModelConfig())
     assert not (tmp_path / "demo").exists()
+
+
+def test_refuses_to_replace_a_folder_of_user_videos(tmp_path: Path) -> None:
+    user = tmp_path / "demo"
+    user.mkdir()
+    (user / "my_talk.mp4").write_bytes(b"not ours")
+    with pytest.raises(InputError, match="not a synth corpus"):
+        build_corpus(user, None, TINY, BASE, FaceModelConfig())
+    assert (user / "my_talk.mp4").read_bytes() == b"not ours"

@@ -119,6 +119,7 @@ def build_corpus(
     the metadata written to ``synth.json``.
     """
     check_split(cfg)
+    _check_replaceable(out_dir)
     if base.fps != 25 or base.sample_rate != 16000:
         raise InputError("synth renders 25 fps video with 16 kHz audio (base.fps, base.sample_rate)")
     source = voice_source(cfg)
@@ -175,6 +176,24 @@ def build_corpus(
                 cfg.contact_sheet_frames,
             )
     return meta
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    """Refuse to replace a folder that holds anything but an earlier corpus (never delete user data).
+
+    Raises
+    ------
+    InputError: ``out_dir`` is a file, or a non-empty folder without ``synth.json``.
+    """
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise InputError(f"{out_dir}: exists and is not a folder; choose another --out-dir")
+    if any(out_dir.iterdir()) and not (out_dir / "synth.json").is_file():
+        raise InputError(
+            f"{out_dir}: holds files that are not a synth corpus (no synth.json); synth replaces its "
+            "output folder, so move them or choose another --out-dir"
+        )
 
 
 def _metadata(
