@@ -186,3 +186,19 @@ def test_mfcc_frames_and_energy():
     assert ceps[1, 0] == pytest.approx(np.log(energy))
     loud = mfcc(audio * 10)
     np.testing.assert_allclose(loud[:, 0] - ceps[:, 0], 2 * np.log(10), atol=1e-9)
+
+
+def test_evaluate_sync_runs_on_frames_and_audio():
+    import torch
+
+    from gsmoothface.evaluation.syncnet import SyncNet, evaluate_sync
+
+    torch.manual_seed(0)
+    model = SyncNet().eval()
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, size=(14, 48, 48, 3), dtype=np.uint8)
+    audio = rng.normal(0, 0.1, 14 * 640).astype(np.float32)
+    scores = evaluate_sync(model, frames, audio, vshift=2, batch=4)  # 9 windows of 5 frames
+    assert np.isfinite(scores.lse_d) and scores.lse_c >= 0 and -2 <= scores.offset <= 2
+    with pytest.raises(ValueError, match="too short"):
+        evaluate_sync(model, frames[:8], audio, vshift=2)
