@@ -140,7 +140,8 @@ def build_corpus(
         ]
         if cfg.workers > 1:  # videos are independent: render them in parallel processes
             pool = ProcessPoolExecutor(cfg.workers, mp_context=multiprocessing.get_context("spawn"))
-            results: Iterator[_Result] = stack.enter_context(pool).map(_run_job, jobs)
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)  # a failure stops the rest
+            results: Iterator[_Result] = pool.map(_run_job, jobs)
         else:
             results = map(_run_job, jobs)
         every = max(1, base.progress_every // 10)
