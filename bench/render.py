@@ -6,7 +6,7 @@ all threads, next to a plain-PyTorch z-buffer (``scatter_reduce`` amin) that ren
 images; the cuda backend's figures when a GPU and nvdiffrast are present. The machine's load
 (``uptime``) is printed before and after: timings on a shared machine are only as quiet as it is.
 
-Usage: ``python bench/render.py [--batch 1] [--iters 50]``
+Usage: ``python bench/render.py [--batches 1,8] [--iters 30]``
 Targets on a 2-core CPU: >= 100 frames/s forward, >= 50 frames/s forward + backward.
 """
 
@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from scipy.spatial import Delaunay
 
-from gsmoothface.render import MeshRenderer
+from gsmoothface.render import MeshRenderer, RenderResult
+from gsmoothface.render.cuda import nvdiffrast_available
 
 BFM_VERTICES = 35_709  # BFM09 front model (Deep3DFace BFM_model_front.mat)
 BFM_TRIANGLES = 70_789
@@ -159,93 +160,101 @@ def uptime() -> str:
         return "load: " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def forward(render: Callable, verts: torch.Tensor, tri: torch.Tensor, feat: torch.Tensor) -> Callable:
+    """A no-grad render call."""
+
+    def run() -> None:
+        with torch.no_grad():
+            render(verts, tri, feat)
+
+    return run
+
+
+def backward(render: Callable, verts: torch.Tensor, tri: torch.Tensor, feat: torch.Tensor) -> Callable:
+    """A render call and a backward pass of an image loss to the vertex colours."""
+    colours = feat.clone().requires_grad_()
+
+    def run() -> None:
+        out = render(verts, tri, colours)
+        image = out.image if isinstance(out, RenderResult) else out
+        image.square().mean().backward()
+        colours.grad = None
+
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=1, help="frames per call")
-    parser.add_argument("--iters", type=int, default=50, help="timed calls per figure")
+    parser.add_argument("--batches", default="1,8", help="comma-separated frames per call")
+    parser.add_argument("--iters", type=int, default=30, help="timed calls per figure")
     args = parser.parse_args()
-    batch = args.batch
+    batches = [int(b) for b in args.batches.split(",")]
 
     vertices, tri = face_mesh()
     gen = torch.Generator().manual_seed(0)
-    verts = vertices.expand(batch, -1, -1).contiguous()
-    feat = torch.rand(batch, vertices.shape[0], 3, generator=gen)
     ours = MeshRenderer(SIZE, backend="cpu")
     baseline = TorchZBuffer(ours)
-
-    def forward(render) -> Callable[[], object]:
-        def run():
-            with torch.no_grad():
-                out = render(verts, tri, feat)
-            return out
-
-        return run
-
-    def backward(render, image_of) -> Callable[[], object]:
-        colours = feat.clone().requires_grad_()
-
-        def run():
-            image_of(render(verts, tri, colours)).square().mean().backward()
-            colours.grad = None
-
-        return run
-
     with torch.no_grad():
-        a = ours(verts, tri, feat).image
-        b = baseline(verts, tri, feat)
+        feat = torch.rand(1, vertices.shape[0], 3, generator=gen)
+        a = ours(vertices[None], tri, feat).image
+        b = baseline(vertices[None], tri, feat)
     mask_a, mask_b = a.abs().sum(1) > 0, b.abs().sum(1) > 0
     iou = ((mask_a & mask_b).sum() / (mask_a | mask_b).sum()).item()
     colour_err = (a - b).abs().amax(1)[mask_a & mask_b].mean().item()
 
     print(f"# load before: {uptime()}")
-    print(f"mesh: {vertices.shape[0]:,} vertices, {tri.shape[0]:,} triangles, {SIZE}x{SIZE}, batch {batch}")
+    print(f"mesh: {vertices.shape[0]:,} vertices, {tri.shape[0]:,} triangles, {SIZE}x{SIZE}")
     print(f"face pixels: {int(mask_a[0].sum())}; baseline agreement: mask IoU {iou:.4f}, ", end="")
     print(f"mean colour difference {colour_err:.1e}")
     header = (
-        f"{'backend':<8} {'threads':>7} | {'fwd ms':>7} {'fwd f/s':>8} {'torch f/s':>9} {'ratio':>6} | "
-        f"{'f+b ms':>7} {'f+b f/s':>8} {'torch f/s':>9} {'ratio':>6} | {'cpu-ms fwd':>10} {'f+b':>6}"
+        f"{'backend':<7} {'batch':>5} {'threads':>7} | {'fwd ms':>7} {'fwd f/s':>8} {'torch f/s':>9} "
+        f"{'ratio':>6} | {'f+b ms':>7} {'f+b f/s':>8} {'torch f/s':>9} {'ratio':>6} | "
+        f"{'cpu-ms fwd':>10} {'f+b':>6}"
     )
     print(header)
     print("-" * len(header))
     saved_threads = torch.get_num_threads()
-    for threads in sorted({1, os.cpu_count() or 1}):
-        torch.set_num_threads(threads)
-        f_ours, f_cpu = per_frame_ms(forward(ours), args.iters, batch)
-        f_base, _ = per_frame_ms(forward(baseline), args.iters, batch)
-        b_ours, b_cpu = per_frame_ms(backward(ours, lambda out: out.image), args.iters, batch)
-        b_base, _ = per_frame_ms(backward(baseline, lambda out: out), args.iters, batch)
-        print(
-            f"{'cpu':<8} {threads:>7} | {f_ours:7.2f} {1e3 / f_ours:8.1f} {1e3 / f_base:9.1f} "
-            f"{f_base / f_ours:5.1f}x | {b_ours:7.2f} {1e3 / b_ours:8.1f} {1e3 / b_base:9.1f} "
-            f"{b_base / b_ours:5.1f}x | {f_cpu:10.2f} {b_cpu:6.2f}"
-        )
-    torch.set_num_threads(saved_threads)
+    for batch in batches:
+        verts = vertices.expand(batch, -1, -1).contiguous()  # (B, N, 3)
+        feat = torch.rand(batch, vertices.shape[0], 3, generator=gen)
+        for threads in sorted({1, os.cpu_count() or 1}):
+            torch.set_num_threads(threads)
+            f_ours, f_cpu = per_frame_ms(forward(ours, verts, tri, feat), args.iters, batch)
+            f_base, _ = per_frame_ms(forward(baseline, verts, tri, feat), args.iters, batch)
+            b_ours, b_cpu = per_frame_ms(backward(ours, verts, tri, feat), args.iters, batch)
+            b_base, _ = per_frame_ms(backward(baseline, verts, tri, feat), args.iters, batch)
+            print(
+                f"{'cpu':<7} {batch:>5} {threads:>7} | {f_ours:7.2f} {1e3 / f_ours:8.1f} "
+                f"{1e3 / f_base:9.1f} {f_base / f_ours:5.1f}x | {b_ours:7.2f} {1e3 / b_ours:8.1f} "
+                f"{1e3 / b_base:9.1f} {b_base / b_ours:5.1f}x | {f_cpu:10.2f} {b_cpu:6.2f}"
+            )
+        torch.set_num_threads(saved_threads)
 
-    from gsmoothface.render.cuda import nvdiffrast_available
-
-    if nvdiffrast_available():
-        gpu = MeshRenderer(SIZE, backend="cuda")
-        verts, tri, feat = verts.cuda(), tri.cuda(), feat.cuda()
-
-        def synced(fn: Callable[[], object]) -> Callable[[], object]:
-            def run():
-                fn()
-                torch.cuda.synchronize()
-
-            return run
-
-        f_gpu, _ = per_frame_ms(synced(forward(gpu)), args.iters, batch)
-        b_gpu, _ = per_frame_ms(synced(backward(gpu, lambda out: out.image)), args.iters, batch)
-        print(
-            f"{'cuda':<8} {'-':>7} | {f_gpu:7.2f} {1e3 / f_gpu:8.1f} {'':>9} {'':>6} | "
-            f"{b_gpu:7.2f} {1e3 / b_gpu:8.1f}"
-        )
-    else:
+        if nvdiffrast_available():
+            gpu = MeshRenderer(SIZE, backend="cuda")
+            args_gpu = (verts.cuda(), tri.cuda(), feat.cuda())
+            f_gpu, _ = per_frame_ms(synced(forward(gpu, *args_gpu)), args.iters, batch)
+            b_gpu, _ = per_frame_ms(synced(backward(gpu, *args_gpu)), args.iters, batch)
+            print(
+                f"{'cuda':<7} {batch:>5} {'-':>7} | {f_gpu:7.2f} {1e3 / f_gpu:8.1f} {'':>9} {'':>6} | "
+                f"{b_gpu:7.2f} {1e3 / b_gpu:8.1f}"
+            )
+    if not nvdiffrast_available():
         print("cuda: not measured (no CUDA GPU or nvdiffrast not installed)")
     print(f"targets: forward >= {TARGET_FORWARD_FPS:.0f} f/s, ", end="")
     print(f"forward + backward >= {TARGET_BACKWARD_FPS:.0f} f/s; ratio = torch ms / cpu backend ms; ", end="")
     print("cpu-ms = process CPU time per frame of the cpu backend (all its threads)")
     print(f"# load after: {uptime()}")
+
+
+def synced(fn: Callable[[], None]) -> Callable[[], None]:
+    """``fn`` followed by a CUDA synchronisation, so that wall time covers the GPU work."""
+
+    def run() -> None:
+        fn()
+        torch.cuda.synchronize()
+
+    return run
 
 
 if __name__ == "__main__":

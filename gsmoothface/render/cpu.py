@@ -3,18 +3,22 @@
 
 No GPU and no OpenGL. Kernels run on float32 / int32 copies on the CPU (nvdiffrast's dtypes);
 inputs on another device or dtype are converted and gradients flow back through the conversion.
-Kernel threads follow ``torch.get_num_threads()``.
+Batches run one image per thread (``torch.get_num_threads()`` threads); a single image runs in the
+calling thread.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 import numba
 import numpy as np
 import torch
 
 from gsmoothface.render import cpu_interpolate, cpu_raster
+from gsmoothface.render.cpu_raster import Kernel
 
 # numba's own thread pool instead of OpenMP unless the user chose a layer: on a busy 2-core machine
 # OpenMP's spinning barriers made a 2-thread kernel 10-30x slower than 1 thread (measured), and GNU
@@ -23,17 +27,18 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
 
 
-def _threads() -> int:
-    """Match numba's thread count to torch's (``torch.set_num_threads`` limits both)."""
-    n = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
-    numba.set_num_threads(n)
-    return n
+def _pick(kernel: Kernel, n_batch: int) -> Callable[..., Any]:
+    """The kernel variant for a batch: one image per thread when there are several of both.
 
-
-def _chunks(n_batch: int) -> int:
-    """Parallel jobs per image so that a batch smaller than the thread count still uses every thread."""
-    threads = _threads()
-    return 1 if n_batch >= threads else -(-threads // n_batch)
+    Threads follow ``torch.get_num_threads()`` (``torch.set_num_threads`` limits both libraries).
+    A single image runs in the calling thread: splitting one 224 x 224 frame over threads did not pay
+    on a 2-core machine (see :class:`~gsmoothface.render.cpu_raster.Kernel`).
+    """
+    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    if threads == 1 or n_batch == 1:
+        return kernel.serial
+    numba.set_num_threads(threads)
+    return kernel.parallel
 
 
 # the last triangle tensor converted to int32, with its version counter (see _tri_int32)
@@ -60,7 +65,7 @@ class _Rasterize(torch.autograd.Function):
     @staticmethod
     def forward(ctx, pos: torch.Tensor, tri: torch.Tensor, height: int, width: int) -> torch.Tensor:
         pos_np, tri_np = _np(pos), _np(tri)
-        rast = cpu_raster.rasterize_forward(pos_np, tri_np, height, width, _chunks(pos_np.shape[0]))
+        rast = _pick(cpu_raster.rasterize_forward, pos_np.shape[0])(pos_np, tri_np, height, width)
         rast_t = torch.from_numpy(rast)
         ctx.save_for_backward(pos, tri, rast_t)
         return rast_t
@@ -70,8 +75,8 @@ class _Rasterize(torch.autograd.Function):
         pos, tri, rast = ctx.saved_tensors
         grad_pos = None
         if ctx.needs_input_grad[0]:
-            n_bands = _chunks(pos.shape[0])
-            grad = cpu_raster.rasterize_backward(_np(grad_rast), _np(pos), _np(tri), _np(rast), n_bands)
+            kernel = _pick(cpu_raster.rasterize_backward, pos.shape[0])
+            grad = kernel(_np(grad_rast), _np(pos), _np(tri), _np(rast))
             grad_pos = torch.from_numpy(grad)
         return grad_pos, None, None, None
 
@@ -79,8 +84,8 @@ class _Rasterize(torch.autograd.Function):
 class _Interpolate(torch.autograd.Function):
     @staticmethod
     def forward(ctx, attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
-        _threads()
-        out = cpu_interpolate.interpolate_forward(_np(attr), _np(rast), _np(tri))  # (B, C, H, W)
+        kernel = _pick(cpu_interpolate.interpolate_forward, rast.shape[0])
+        out = kernel(_np(attr), _np(rast), _np(tri))  # (B, C, H, W)
         ctx.save_for_backward(attr, rast, tri)
         return torch.from_numpy(out).permute(0, 2, 3, 1)  # (B, H, W, C) view, channels-first storage
 
@@ -88,18 +93,17 @@ class _Interpolate(torch.autograd.Function):
     def backward(ctx, grad_out: torch.Tensor):
         attr, rast, tri = ctx.saved_tensors
         grad_attr = grad_rast = None
-        _threads()
+        n_batch = rast.shape[0]
         g = _np(grad_out.permute(0, 3, 1, 2))  # (B, C, H, W), no copy when channels-first already
         if ctx.needs_input_grad[0]:
-            n_bands = _chunks(rast.shape[0])
-            grad = cpu_interpolate.interpolate_backward_attr(g, _np(rast), _np(tri), attr.shape[1], n_bands)
+            kernel = _pick(cpu_interpolate.interpolate_backward_attr, n_batch)
+            grad = kernel(g, _np(rast), _np(tri), attr.shape[1])
             grad_attr = torch.from_numpy(grad)
             if attr.shape[0] != grad_attr.shape[0]:  # one attribute set shared by the batch
                 grad_attr = grad_attr.sum(0, keepdim=True)
         if ctx.needs_input_grad[1]:
-            grad_rast = torch.from_numpy(
-                cpu_interpolate.interpolate_backward_rast(g, _np(attr), _np(rast), _np(tri))
-            )
+            kernel = _pick(cpu_interpolate.interpolate_backward_rast, n_batch)
+            grad_rast = torch.from_numpy(kernel(g, _np(attr), _np(rast), _np(tri)))
         return grad_attr, grad_rast, None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from gsmoothface.render.cpu_raster import Kernel, sum_bands
+from gsmoothface.render.cpu_raster import Kernel
 
 
 @Kernel
@@ -41,17 +41,14 @@ def interpolate_forward(attr, rast, tri):  # pragma: no cover - compiled
 
 
 @Kernel
-def interpolate_backward_attr(grad_out, rast, tri, n_vert, n_bands):  # pragma: no cover - compiled
-    """Gradient w.r.t. the attributes from grad_out (B, C, H, W): (B, N, C) float32."""
+def interpolate_backward_attr(grad_out, rast, tri, n_vert):  # pragma: no cover - compiled
+    """Gradient w.r.t. the attributes from grad_out (B, C, H, W): (B, N, C) float32, one job per image."""
     n_batch, height, width = rast.shape[0], rast.shape[1], rast.shape[2]
     n_chan = grad_out.shape[1]
-    partial = np.zeros((n_batch, n_bands, n_vert, n_chan), np.float32)
-    band = (height + n_bands - 1) // n_bands
-    for job in nb.prange(n_batch * n_bands):
-        b = job // n_bands
-        k = job % n_bands
-        acc = partial[b, k]
-        for y in range(k * band, min(height, (k + 1) * band)):
+    grad = np.zeros((n_batch, n_vert, n_chan), np.float32)
+    for b in nb.prange(n_batch):
+        acc = grad[b]
+        for y in range(height):
             for x in range(width):
                 t = int(rast[b, y, x, 3]) - 1
                 if t < 0:
@@ -64,7 +61,7 @@ def interpolate_backward_attr(grad_out, rast, tri, n_vert, n_bands):  # pragma: 
                     acc[i0, ch] += u * g
                     acc[i1, ch] += v * g
                     acc[i2, ch] += w * g
-    return sum_bands(partial)
+    return grad
 
 
 @Kernel
