@@ -14,7 +14,7 @@ from gsmoothface.render.cpu_raster import Kernel
 
 
 @Kernel
-def interpolate_forward(attr, rast, tri):  # pragma: no cover - compiled
+def interpolate_forward(attr, rast, tri):
     """Interpolate vertex attributes with the barycentrics of ``rast``.
 
     attr (Ba, N, C) float32 with Ba = 1 (shared) or B; rast (B, H, W, 4); tri (F, 3) int32.
@@ -41,7 +41,7 @@ def interpolate_forward(attr, rast, tri):  # pragma: no cover - compiled
 
 
 @Kernel
-def interpolate_backward_attr(grad_out, rast, tri, n_vert):  # pragma: no cover - compiled
+def interpolate_backward_attr(grad_out, rast, tri, n_vert):
     """Gradient w.r.t. the attributes from grad_out (B, C, H, W): (B, N, C) float32, one job per image."""
     n_batch, height, width = rast.shape[0], rast.shape[1], rast.shape[2]
     n_chan = grad_out.shape[1]
@@ -65,7 +65,7 @@ def interpolate_backward_attr(grad_out, rast, tri, n_vert):  # pragma: no cover 
 
 
 @Kernel
-def interpolate_backward_rast(grad_out, attr, rast, tri):  # pragma: no cover - compiled
+def interpolate_backward_rast(grad_out, attr, rast, tri):
     """Gradient w.r.t. the barycentrics from grad_out (B, C, H, W): (B, H, W, 4) float32 (z/w, id: 0)."""
     n_batch, height, width = rast.shape[0], rast.shape[1], rast.shape[2]
     n_chan = attr.shape[2]

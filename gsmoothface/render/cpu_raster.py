@@ -8,8 +8,8 @@ the nearest ``z/w`` wins, points with ``z/w`` outside [-1, 1] are clipped, and n
 Triangles whose three vertices lie inside the near/far slab (-w <= z <= w, hence w > 0), i.e.
 every triangle of a face in front of the camera, are scan-converted in screen space: coverage from
 the three edge functions at the pixel centre, z/w affine in screen space, and perspective-correct
-barycentrics ``b_i ~ l_i / w_i`` computed for the winning triangle only. Any other triangle uses 2D
-homogeneous rasterization (Olano & Greer, "Triangle Scan Conversion using 2D Homogeneous
+barycentrics ``b_i ~ l_i / w_i`` computed only for fragments that pass the depth test. Any other
+triangle uses 2D homogeneous rasterization (Olano & Greer, "Triangle Scan Conversion using 2D Homogeneous
 Coordinates", 1997), which needs no polygon clipping: with ``M = [[x0 x1 x2], [y0 y1 y2],
 [w0 w1 w2]]`` (clip-space columns) and ``p = (px, py, 1)``, ``b = M^-1 p`` are the weights of the
 surface point seen through ``p`` scaled so that ``sum(b_i w_i) = 1``; the pixel is covered when
@@ -60,7 +60,7 @@ def _pixel_range(lo: float, hi: float, size: int):
 
 
 @nb.njit(cache=True)
-def _clipped_bbox(pb, i0, i1, i2, height, width):  # pragma: no cover - compiled
+def _clipped_bbox(pb, i0, i1, i2, height, width):
     """Pixel bbox (x0, x1, y0, y1) of the part of a triangle inside the slab -w <= z <= w.
 
     Vertices of the clipped polygon are the triangle's vertices inside the slab and the crossings of
@@ -138,8 +138,8 @@ def _inverse(pb, i0, i1, i2):
     return (a0 * inv, b0 * inv, c0 * inv, a1 * inv, b1 * inv, c1 * inv, a2 * inv, b2 * inv, c2 * inv), ok
 
 
-@nb.njit(cache=True, inline="always")
-def _raster_screen(sb, i0, i1, i2, t, zbuf, ids, uv, height, width):  # pragma: no cover - compiled
+@nb.njit(cache=True)
+def _raster_screen(sb, i0, i1, i2, t, zbuf, ids, uv, height, width):
     """Depth-test triangle t (all vertices inside the slab) in screen space into (zbuf, ids, uv)."""
     x0, y0, z0, q0 = sb[i0, 0], sb[i0, 1], sb[i0, 2], sb[i0, 3]
     x1, y1, z1, q1 = sb[i1, 0], sb[i1, 1], sb[i1, 2], sb[i1, 3]
@@ -175,7 +175,7 @@ def _raster_screen(sb, i0, i1, i2, t, zbuf, ids, uv, height, width):  # pragma: 
 
 
 @nb.njit(cache=True)
-def _raster_homogeneous(pb, i0, i1, i2, t, zbuf, ids, uv, height, width):  # pragma: no cover - compiled
+def _raster_homogeneous(pb, i0, i1, i2, t, zbuf, ids, uv, height, width):
     """Depth-test triangle t (some vertex outside the slab, maybe behind the camera) into (zbuf, ids, uv)."""
     c_lo, c_hi, r_lo, r_hi = _clipped_bbox(pb, i0, i1, i2, height, width)
     if c_lo > c_hi or r_lo > r_hi:
@@ -204,7 +204,7 @@ def _raster_homogeneous(pb, i0, i1, i2, t, zbuf, ids, uv, height, width):  # pra
 
 
 @Kernel
-def rasterize_forward(pos, tri, height, width):  # pragma: no cover - compiled
+def rasterize_forward(pos, tri, height, width):
     """Rasterize a batch of clip-space meshes, one image per job.
 
     Parameters
@@ -261,7 +261,7 @@ def _add_vertex_grad(acc, i, e, h0, h1, h2, gz):
 
 
 @Kernel
-def rasterize_backward(grad_rast, pos, tri, rast):  # pragma: no cover - compiled
+def rasterize_backward(grad_rast, pos, tri, rast):
     """Gradient of (u, v, z/w) in ``rast`` w.r.t. the clip positions of each covered pixel's triangle.
 
     With ``b = M^-1 p``, ``S = sum(b)``, ``u = b0 / S``, ``v = b1 / S``, ``z/w = sum(b_k z_k)`` and
