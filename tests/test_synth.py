@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
 from gsmoothface.config import BaseConfig
 from gsmoothface.errors import InputError
@@ -37,6 +38,7 @@ TINY = SynthConfig(
     workers=2,
 )
 BASE = BaseConfig(seed=3)
+ENVELOPE_SMOOTH = 1.5  # frames: the loudness envelope the mouth is compared with
 DETAIL_FLOOR = 0.025  # mean |frame - plain render| inside the face, in [0, 1] units (~6 grey levels)
 
 
@@ -58,11 +60,13 @@ def _videos(corpus: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _loudness(audio: np.ndarray, n_frames: int) -> np.ndarray:
-    """Per-frame loudness in [0, 1]: RMS of each frame's 640 samples, 40 dB below the peak -> 0."""
+def _loudness(audio: np.ndarray, n_frames: int, smooth: float = 0.0) -> np.ndarray:
+    """Per-frame loudness in [0, 1]: RMS of each frame's 640 samples, 40 dB below the peak -> 0,
+    optionally smoothed over time (Gaussian, ``smooth`` frames): the loudness envelope."""
     frames = audio[: n_frames * 640].reshape(n_frames, 640).astype(np.float64)
     db = 10 * np.log10((frames**2).mean(axis=1) + 1e-12)
-    return np.clip(1 + (db - db.max()) / 40.0, 0, 1)
+    loud = np.clip(1 + (db - db.max()) / 40.0, 0, 1)
+    return ndimage.gaussian_filter1d(loud, smooth, mode="nearest") if smooth > 0 else loud
 
 
 def _frame_landmarks(model, coeff: np.ndarray, size: int) -> np.ndarray:
@@ -129,7 +133,7 @@ def test_mouth_follows_loudness(corpus: Path, model) -> None:
         stem = corpus / "demo" / row["video"]
         truth = np.load(f"{stem}.truth.npz")
         coeff = truth["coeff"]
-        loud = _loudness(load_audio(f"{stem}.mp4"), len(coeff))
+        loud = _loudness(load_audio(f"{stem}.mp4"), len(coeff), smooth=ENVELOPE_SMOOTH)
         # mouth opening of the true mesh: lower minus upper inner-lip centre (model space, y up)
         c = model.split_coeff(torch.from_numpy(coeff))
         with torch.no_grad():
