@@ -63,7 +63,7 @@ def blend(
             meta = json.loads((clip_dir / "meta.json").read_text())
             jobs.append((name, clip_dir, coeff, trans_params, valid, meta))
 
-        torch.set_num_threads(min(torch.get_num_threads(), 2))
+        torch.set_num_threads(1)  # small elementwise ops: a second thread only waits on a shared CPU
         device = resolve_device(base.device)
         face = load_face_model(load_section(FaceModelConfig, "face_model", raw))
         blender = MafbBlender(face, cfg, backend=backend, device=str(device))

@@ -51,7 +51,7 @@ def train_taft(
         sizes = {c.size for c in train_clips + eval_clips}
         if len(sizes) != 1 or next(iter(sizes)) % 2**cfg.layers:
             raise InputError(f"{blended}: clip sizes {sorted(sizes)} must agree and divide by 2**taft.layers")
-        torch.set_num_threads(min(torch.get_num_threads(), 2))
+        torch.set_num_threads(cfg.threads)
         metrics = train(
             train_clips, eval_clips, cfg, base, model, live, checkpoint, resolve_device(base.device)
         )

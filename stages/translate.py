@@ -67,7 +67,7 @@ def translate(
             coeff, trans_params = coeff[: info.n_frames], trans_params[: info.n_frames]
         face = load_face_model(load_section(FaceModelConfig, "face_model", raw))
         blender = MafbBlender(face, blend_cfg, load_section(RenderConfig, "render", raw).backend, str(device))
-        torch.set_num_threads(min(torch.get_num_threads(), 2))
+        torch.set_num_threads(taft_cfg.threads)
         n_out = len(exp) if exp is not None else len(coeff)
         with tempfile.TemporaryDirectory(
             prefix=".translate.", dir=out.parent if out.parent.exists() else None

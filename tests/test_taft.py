@@ -144,6 +144,10 @@ def test_batches_are_deterministic_and_use_other_frames(clips):
     assert not any(torch.equal(r, t) for r, t in zip(a["reference"], a["target"], strict=True))
     held = eval_batch(clips[1], 8)
     assert held["reference"].shape[0] == 8
+    patches = TaftBatches(clips[0], batch_size=6, seed=3, patch=16)[0]
+    assert patches["target"].shape == (6, 3, 16, 16)
+    # face-centred crops: the blended image differs from the target (the face) in every crop
+    assert ((patches["blended"] - patches["target"]).abs().flatten(1).amax(1) > 0.1).all()
 
 
 def test_taft_learns_and_beats_baselines(clips, tmp_path):

@@ -1,7 +1,7 @@
 """Differentiable binary/grey morphology on torch tensors and the MAFB mask.
 
-Dilation with an elliptic structuring element is a maximum over the element's rows, each row a
-horizontal run, so it becomes one max-pool per kernel row; erosion is the dual ``-dilate(-x)``.
+Dilation with an elliptic structuring element is a maximum over shifted copies of the input (the
+element's rows are horizontal runs, built incrementally); erosion is the dual ``-dilate(-x)``.
 Borders behave like OpenCV's defaults (outside pixels never win a dilation nor an erosion).
 """
 
@@ -33,6 +33,9 @@ def ellipse_kernel(width: int, height: int) -> np.ndarray:
 def dilate(x: torch.Tensor, kernel: np.ndarray) -> torch.Tensor:
     """Grey dilation ``out(y, x) = max_{k(i,j)} in(y + i - kh//2, x + j - kw//2)``.
 
+    Each kernel row is a horizontal run; runs are built by widening the previous one with
+    ``torch.maximum`` (about kw + kh elementwise maxima for an ellipse), then shifted vertically.
+
     Parameters
     ----------
     x: (B, C, H, W) float tensor.
@@ -41,19 +44,31 @@ def dilate(x: torch.Tensor, kernel: np.ndarray) -> torch.Tensor:
     kh, kw = kernel.shape
     ph, pw = kh // 2, kw // 2
     h, w = x.shape[-2:]
-    xp = F.pad(x, (pw, kw - 1 - pw, ph, kh - 1 - ph), value=float("-inf"))
-    out = None
+    xp = F.pad(x, (pw, kw - 1 - pw, ph, kh - 1 - ph), value=float("-inf"))  # (B, C, H+kh-1, W+kw-1)
+    rows = {}
     for i in range(kh):
         cols = np.flatnonzero(kernel[i])
-        if cols.size == 0:
-            continue
-        j1, j2 = int(cols[0]), int(cols[-1])
-        band = xp[:, :, i : i + h, :]  # (B, C, H, W + kw - 1): rows shifted by i - ph
-        pooled = F.max_pool2d(band, (1, j2 - j1 + 1), stride=1)  # pooled[x'] = max band[x' .. x'+j2-j1]
-        candidate = pooled[..., j1 : j1 + w]
-        out = candidate if out is None else torch.maximum(out, candidate)
-    if out is None:
+        if cols.size:
+            rows[i] = (int(cols[0]), int(cols[-1]))
+    if not rows:
         raise ValueError("structuring element is empty")
+    runs: dict[tuple[int, int], torch.Tensor] = {}  # (j1, j2) -> max over columns j1..j2, (B,C,Hp,W)
+    previous: tuple[int, int] | None = None
+    for j1, j2 in sorted(set(rows.values()), key=lambda r: r[1] - r[0]):
+        if previous is not None and j1 <= previous[0] and previous[1] <= j2:
+            acc: torch.Tensor | None = runs[previous]
+            new_cols = [j for j in range(j1, j2 + 1) if not previous[0] <= j <= previous[1]]
+        else:
+            acc, new_cols = None, list(range(j1, j2 + 1))
+        for j in new_cols:
+            column = xp[..., j : j + w]  # input shifted by j - pw columns
+            acc = column if acc is None else torch.maximum(acc, column)
+        runs[(j1, j2)] = acc
+        previous = (j1, j2)
+    out = None
+    for i, run in rows.items():
+        candidate = runs[run][..., i : i + h, :]  # shifted by i - ph rows
+        out = candidate if out is None else torch.maximum(out, candidate)
     return out
 
 

@@ -17,6 +17,7 @@ class TaftConfig:
     layers: int = 3  # 2x downsamplings of the generator (recipe 3)
     residual: bool = True  # generator adds a correction to the blended image (recipe: false, tanh image)
     batch_size: int = 8  # frames per step and process (recipe 10)
+    patch: int = 0  # side of the face-centred training crops; 0 = whole frames (recipe 0)
     epochs: int = 10  # training epochs (recipe 200)
     steps_per_epoch: int = 0  # optimiser steps per epoch; 0 = one pass over the training frames
     lr: float = 1e-4  # Adam learning rate (recipe 1e-4)
@@ -45,6 +46,7 @@ class TaftConfig:
     log_every: int = 10  # steps between logged training losses
     checkpoint_every: int = 100  # steps between resume checkpoints
     num_workers: int = 0  # data loader worker processes
+    threads: int = 1  # torch CPU threads (1-2; on a shared CPU a second thread mostly waits)
     translate_batch: int = 8  # frames per generator call at inference
     seed: int = 0  # added to base.seed for TAFT's sampling and initialisation
 
@@ -54,5 +56,9 @@ class TaftConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"taft.{name} must be positive, got {getattr(self, name)}")
+        if not 1 <= self.threads <= 2:
+            raise ValueError(f"taft.threads must be 1 or 2, got {self.threads}")
+        if self.patch < 0 or self.patch % 2**self.layers:
+            raise ValueError(f"taft.patch must be 0 or a positive multiple of 2**layers, got {self.patch}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"taft.ema_decay must be in [0, 1), got {self.ema_decay}")

@@ -16,7 +16,7 @@ from gsmoothface.errors import InputError
 
 def to_model(images: np.ndarray) -> torch.Tensor:
     """(B, H, W, 3) uint8 -> (B, 3, H, W) float in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    return torch.from_numpy(np.array(images, dtype=np.uint8)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
 def from_model(images: torch.Tensor) -> np.ndarray:
@@ -33,10 +33,19 @@ class TaftBatches(torch.utils.data.Dataset):
     clips: training clips (valid frames become targets; each clip needs at least 2 frames).
     batch_size: frames per batch.
     seed: sampling seed; rank, world: this process's place in a DDP group (each draws its own).
+    patch: side of the training crops (0 = whole frames). A crop is centred on a random pixel of
+        the blending mask (the face, where there is something to learn; the same window in the
+        reference), which cuts the cost of a step by (S / patch)^2 on a CPU.
     """
 
     def __init__(
-        self, clips: list[BlendedClip], batch_size: int, seed: int, rank: int = 0, world: int = 1
+        self,
+        clips: list[BlendedClip],
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        world: int = 1,
+        patch: int = 0,
     ) -> None:
         self.clips = [c for c in clips if c.n_frames >= 2]
         if not self.clips:
@@ -51,6 +60,8 @@ class TaftBatches(torch.utils.data.Dataset):
         self.seed = seed
         self.rank = rank
         self.world = world
+        size = self.clips[0].size
+        self.patch = patch if 0 < patch < size else 0
 
     def _valid(self) -> list[tuple[int, np.ndarray]]:
         return [(i, np.asarray(c.valid, dtype=bool)) for i, c in enumerate(self.clips)]
@@ -66,14 +77,29 @@ class TaftBatches(torch.utils.data.Dataset):
             clip = self.clips[clip_index]
             r = int(rng.integers(0, clip.n_frames - 1))
             r += r >= t  # uniform over the other frames of the video
-            ref.append(clip.frame[r])
-            blended.append(clip.blended[t])
-            target.append(clip.frame[t])
+            window = self._window(clip, int(t), rng)
+            ref.append(clip.frame[r][window])
+            blended.append(clip.blended[t][window])
+            target.append(clip.frame[t][window])
         return {
             "reference": to_model(np.stack(ref)),
             "blended": to_model(np.stack(blended)),
             "target": to_model(np.stack(target)),
         }
+
+    def _window(self, clip: BlendedClip, t: int, rng: np.random.Generator) -> tuple[slice, slice]:
+        """Rows and columns of the training crop of frame ``t`` (everything without patches)."""
+        if not self.patch:
+            return slice(None), slice(None)
+        ys, xs = np.nonzero(clip.mask[t] > 127)
+        if len(ys):
+            k = int(rng.integers(0, len(ys)))
+            cy, cx = int(ys[k]), int(xs[k])
+        else:
+            cy, cx = (int(v) for v in rng.integers(0, clip.size, 2))
+        half, limit = self.patch // 2, clip.size - self.patch
+        y0, x0 = min(max(cy - half, 0), limit), min(max(cx - half, 0), limit)
+        return slice(y0, y0 + self.patch), slice(x0, x0 + self.patch)
 
 
 def eval_batch(clips: list[BlendedClip], n_frames: int) -> dict[str, torch.Tensor]:

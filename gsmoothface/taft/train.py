@@ -154,7 +154,7 @@ def train_taft(
         sched_d = torch.optim.lr_scheduler.StepLR(opt_d, cfg.lr_step, cfg.lr_gamma)
     loss_fn = build_loss(cfg).to(device)
 
-    data = TaftBatches(train_clips, cfg.batch_size, seed, rank, world)
+    data = TaftBatches(train_clips, cfg.batch_size, seed, rank, world, cfg.patch)
     steps_per_epoch = cfg.steps_per_epoch or max(1, len(data.targets) // (cfg.batch_size * world))
     total_steps = cfg.epochs * steps_per_epoch
     held_out = eval_batch(eval_clips, cfg.eval_frames)

@@ -1,0 +1,125 @@
+"""blend -> train-taft -> translate end to end on two tiny generated clips (CPU, synthetic face model)."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from gsmoothface.blend import BlendedClip
+from gsmoothface.media import VideoWriter, probe, read_frames
+from stages.cli import app
+
+FRAMES = 8
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("taft_stages")
+    rng = np.random.default_rng(0)
+    tp = np.array([256.0, 256.0, 0.9, 128.0, 128.0])
+    for k, split in enumerate(("train", "val")):
+        clip = root / "clips" / f"c{k}"
+        clip.mkdir(parents=True)
+        frames = np.repeat(rng.integers(0, 255, (1, 256, 256, 3)), FRAMES, 0).astype(np.uint8)
+        with VideoWriter(clip / "video.mp4", 256, 256, fps=25) as writer:
+            writer.write(frames)
+        (clip / "meta.json").write_text(json.dumps({"clip": f"c{k}", "split": split, "speaker": "s"}))
+        coeff = np.zeros((FRAMES, 257), np.float32)
+        coeff[:, 80] = np.linspace(-1, 1, FRAMES)
+        (root / "3dmm").mkdir(exist_ok=True)
+        np.savez(
+            root / "3dmm" / f"c{k}.npz",
+            coeff=coeff,
+            trans_params=np.tile(tp, (FRAMES, 1)),
+            valid=np.ones(FRAMES, bool),
+        )
+    params = {
+        "base": {"seed": 0, "device": "cpu", "progress_every": 100},
+        "face_model": {},
+        "render": {"backend": "cpu"},
+        "blend": {"size": SIZE, "batch_size": 4},
+        "taft": {
+            "base_channels": 8,
+            "max_channels": 16,
+            "batch_size": 4,
+            "patch": 16,
+            "epochs": 2,
+            "steps_per_epoch": 2,
+            "eval_frames": 4,
+            "grid_frames": 2,
+            "log_every": 1,
+            "translate_batch": 4,
+        },
+    }
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return root
+
+
+def _run(args):
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_blend_train_translate(workspace):
+    w = workspace
+    p = ["--params", str(w / "params.yaml")]
+    _run(["blend", "--clips", str(w / "clips"), "--fits", str(w / "3dmm"), "--out", str(w / "blended"), *p])
+    clip = BlendedClip.open(w / "blended" / "c0")
+    assert clip.blended.shape == (FRAMES, SIZE, SIZE, 3) and clip.meta["split"] == "train"
+    np.testing.assert_array_equal(clip.frame, read_frames(w / "clips" / "c0" / "video.mp4", size=SIZE))
+    outside = clip.mask == 0
+    assert 0.2 < outside.mean() < 0.95
+    np.testing.assert_array_equal(clip.blended[outside], clip.frame[outside])
+
+    model = w / "models" / "taft.pt"
+    _run(
+        [
+            "train-taft",
+            "--blended",
+            str(w / "blended"),
+            "--model",
+            str(model),
+            "--checkpoint",
+            str(w / "models" / "taft.ckpt"),
+            "--live",
+            str(w / "results" / "taft"),
+            *p,
+        ]
+    )
+    metrics = json.loads((w / "results" / "taft" / "metrics.json").read_text())
+    assert {"psnr", "psnr_blended", "psnr_reference", "ssim"} <= set(metrics["eval"])
+    assert model.is_file() and not (w / "models" / "taft.ckpt").exists()
+
+    exp = np.zeros((FRAMES + 3, 64), np.float32)  # longer than the clip: ping-pong
+    np.save(w / "exp.npy", exp)
+    out = w / "out.mp4"
+    _run(
+        [
+            "translate",
+            "--clip",
+            str(w / "clips" / "c1"),
+            "--fit",
+            str(w / "3dmm" / "c1.npz"),
+            "--expression",
+            str(w / "exp.npy"),
+            "--model",
+            str(model),
+            "--out",
+            str(out),
+            *p,
+        ]
+    )
+    info = probe(out)
+    assert (info.width, info.height, info.n_frames) == (SIZE, SIZE, FRAMES + 3)
+
+
+def test_blend_reports_missing_fit(workspace):
+    w = workspace
+    args = ["blend", "--clips", str(w / "clips"), "--fits", str(w / "none"), "--clip", "c0", "--out"]
+    args += [str(w / "x"), "--params", str(w / "params.yaml")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "missing" in result.output
