@@ -284,3 +284,26 @@ def test_refuses_to_replace_a_folder_of_user_videos(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a synth corpus"):
         build_corpus(user, None, TINY, BASE, FaceModelConfig())
     assert (user / "my_talk.mp4").read_bytes() == b"not ours"
+
+
+def test_builtin_voice_corpus_drives_the_mouth_too(tmp_path: Path, model) -> None:
+    """Without espeak-ng the corpus speaks with the built-in synthesiser; the mouth still follows it."""
+    one = dataclasses.replace(
+        TINY,
+        n_speakers=1,
+        utterances_per_speaker=1,
+        test_speakers=0,
+        val_utterances=0,
+        workers=1,
+        voice="builtin",
+    )
+    meta = build_corpus(tmp_path / "demo", None, one, BASE, FaceModelConfig())
+    assert meta["voice_source"] == "builtin"
+    stem = tmp_path / "demo" / meta["videos"][0]["video"]
+    coeff = np.load(f"{stem}.truth.npz")["coeff"]
+    loud = _loudness(load_audio(f"{stem}.mp4"), len(coeff), smooth=ENVELOPE_SMOOTH)
+    c = model.split_coeff(torch.from_numpy(coeff))
+    with torch.no_grad():
+        lips = model.compute_shape(c["id"], c["exp"])[:, model.keypoints]  # (T, 68, 3)
+    opening = (lips[:, 62, 1] - lips[:, 66, 1]).numpy()
+    assert np.corrcoef(opening, loud)[0, 1] > 0.7
