@@ -89,6 +89,15 @@ def jitter(x: torch.Tensor) -> float:
 # ---------------------------------------------------------------------------------------------- tests
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The fitter's small batched ops run fastest on one thread (as the stage runs them)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def model() -> FaceModel:
     return small_model()

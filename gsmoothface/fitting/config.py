@@ -30,9 +30,9 @@ class Fit3dmmConfig:
     # optimisation schedule
     landmark_steps: int = 300  # stage 1: Adam steps on landmarks + regularisation
     photo_steps: int = 30  # stage 2: Adam steps of texture and lighting on the photometric terms
-    photo_batch: int = 64  # frames per photometric window (rendered together)
+    photo_batch: int = 128  # frames per photometric window (rendered together)
     photo_size: int = 112  # render / compare size of the photometric loss (224 = Deep3DFace)
-    raster_every: int = 5  # stage 2: steps per visit of a window (one rasterisation per visit)
+    raster_every: int = 10  # stage 2: steps per visit of a window (one rasterisation per visit)
     lr: float = 0.1  # Adam learning rate (coefficients are ~N(0,1); angles rad; trans dm)
     # Deep3DFace loss weights
     w_lm: float = 1.6e-3  # landmark loss (squared px at 224)

@@ -29,6 +29,7 @@ from gsmoothface.fitting.losses import (
     reflectance_loss,
     temporal_difference_loss,
 )
+from gsmoothface.render import MeshRenderer, interpolate, rasterize
 
 POSE_LR_SCALE = 0.2  # angles (rad) and translations (dm) move ~5x less per step than coefficients
 FINAL_LR_FRACTION = 0.05  # cosine decay of the learning rate down to this fraction
@@ -191,10 +192,9 @@ def _fit_photometric(
     The geometry stays at the landmark solution: without antialiasing the rasteriser gives no
     silhouette gradients, and shading gradients on the pose fight the landmarks, so each window
     is rasterised once per visit and only texture (shared) and gamma (per frame) move. Windows of
-    ``photo_batch`` frames are visited round-robin, ``raster_every`` steps per visit.
+    ``photo_batch`` frames are visited round-robin, ``raster_every`` steps per visit, so only one
+    window's raster is held at a time.
     """
-    from gsmoothface.render import MeshRenderer, interpolate, rasterize
-
     size = images.shape[1]
     renderer = MeshRenderer(
         size=size, focal=FOCAL * size / RASTER_SIZE, center=size / 2, backend=render_backend
@@ -206,23 +206,22 @@ def _fit_photometric(
     window_opts = [torch.optim.Adam([gamma], lr=cfg.lr) for gamma in gammas]
     tex_opt = torch.optim.Adam([c.tex], lr=cfg.lr)
     front, tri = model.front_mask_idx, model.front_face_buf
+    single = len(windows) == 1  # one window: its geometry is computed once, not once per visit
+    cached: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
     steps_done = 0
     while steps_done < cfg.photo_steps:
         block = min(cfg.raster_every, cfg.photo_steps - steps_done)
         for w, gamma, opt in zip(windows, gammas, window_opts, strict=True):
             target = images[w].permute(0, 3, 1, 2).float() / 255.0  # (B, 3, S, S)
-            with torch.no_grad():
-                shape = model.compute_shape(c.id.expand(len(gamma), -1), c.exp[w])  # (B, N, 3)
-                rot = model.compute_rotation(c.angle[w])
-                vertices = model.to_camera(model.transform(shape, rot, c.trans[w]))[:, front]  # (B, Nf, 3)
-                normals = (model.compute_norm(shape) @ rot)[:, front]  # (B, Nf, 3)
-                rast = rasterize(renderer.to_clip(vertices), tri, (size, size), render_backend)
-                mask = (rast[..., 3:4] > 0).float().permute(0, 3, 1, 2)  # (B, 1, S, S)
+            if cached is None or not single:
+                cached = _window_geometry(model, c, w, renderer, render_backend)
+            rast, mask, basis = cached
             for _ in range(block):
                 opt.zero_grad(set_to_none=True)
                 tex_opt.zero_grad(set_to_none=True)
                 albedo = model.compute_texture(c.tex)  # (1, N, 3), shared by the clip
-                color = model.compute_color(albedo[:, front].expand(len(gamma), -1, -1), normals, gamma)
+                light = gamma.reshape(-1, 3, 9) + model.init_light  # (B, RGB, 9)
+                color = albedo[:, front] * (basis @ light.transpose(1, 2))  # (B, Nf, 3)
                 rendered = interpolate(color, rast, tri, render_backend).permute(0, 3, 1, 2) * mask
                 loss = (
                     cfg.w_color * photometric_loss(rendered, target, mask)
@@ -237,3 +236,34 @@ def _fit_photometric(
     with torch.no_grad():
         for w, gamma in zip(windows, gammas, strict=True):
             c.gamma[w] = gamma.detach()
+
+
+@torch.no_grad()
+def _window_geometry(
+    model: FaceModel, c: _Coefficients, w: slice, renderer: MeshRenderer, render_backend: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Raster (B,S,S,4), coverage mask (B,1,S,S) and SH basis (B,Nf,9) of a window's fixed geometry."""
+    front = model.front_mask_idx
+    shape = model.compute_shape(c.id.expand(w.stop - w.start, -1), c.exp[w])  # (B, N, 3)
+    rot = model.compute_rotation(c.angle[w])
+    vertices = model.to_camera(model.transform(shape, rot, c.trans[w]))[:, front]  # (B, Nf, 3)
+    normals = (model.compute_norm(shape) @ rot)[:, front]  # (B, Nf, 3)
+    size = renderer.size
+    rast = rasterize(renderer.to_clip(vertices), model.front_face_buf, (size, size), render_backend)
+    mask = (rast[..., 3:4] > 0).float().permute(0, 3, 1, 2)  # (B, 1, S, S)
+    return rast, mask, _sh_basis(model, normals)
+
+
+def _sh_basis(model: FaceModel, normals: torch.Tensor) -> torch.Tensor:
+    """The model's 9 SH irradiance basis values per vertex (B,N,9), read off ``compute_color``.
+
+    ``compute_color`` is linear in ``gamma + init_light``: shading a white albedo with one band
+    switched on at a time gives that band's basis, so each step's colour is one small matmul.
+    """
+    batch, n = normals.shape[:2]
+    eye = torch.eye(9, device=normals.device, dtype=normals.dtype)  # (9 bands, 9)
+    light = eye.repeat_interleave(batch, 0).reshape(9 * batch, 1, 9).expand(-1, 3, -1)  # (9B, 3, 9)
+    gamma = (light - model.init_light).reshape(9 * batch, 27)
+    white = normals.new_ones(9 * batch, n, 3)
+    shaded = model.compute_color(white, normals.repeat(9, 1, 1), gamma)  # (9B, N, 3), channels equal
+    return shaded[..., 0].reshape(9, batch, n).permute(1, 2, 0)  # (B, N, 9)
