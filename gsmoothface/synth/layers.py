@@ -201,7 +201,7 @@ def draw_hair(
     )
     if y1 <= y0 or x1 <= x0:
         return
-    # the smooth parts (head shape, hairline, strands) on a half-resolution grid of 2x2 block
+    # the smooth parts (head shape, hairline, sheen) on a half-resolution grid of 2x2 block
     # centres; only the boundary against the face uses the full-resolution silhouette
     ys, xs = np.mgrid[y0:y1:2, x0:x1:2].astype(np.float32) + 0.5
     head = _soft_ellipse(ys, xs, centre, radii, angle)
@@ -213,36 +213,28 @@ def draw_hair(
     fringe = np.clip(rise - hairline + 0.5, 0, 1)
     lowest = -(0.1 + 0.8 * look.hair_length) * eye_chin
     head *= np.clip(rise - lowest + 0.5, 0, 1)  # the hair falls this far
-    shine = (
-        0.9
-        + 0.12 * texture[y0:y1:2, x0:x1:2]
-        + 0.25 * np.clip(1.0 - np.abs(rise - 0.9 * eye_chin) / (0.2 * eye_chin), 0, 1)
-    )
-    colour = np.clip(np.asarray(look.hair_rgb, np.float32) * shine[..., None], 0, 1)
+    band = np.clip(1.0 - np.abs(rise - 0.9 * eye_chin) / (0.2 * eye_chin), 0, 1)  # sheen on the crown
     h, w = y1 - y0, x1 - x0
     alpha = _upsample2(head, h, w) * np.maximum(1.0 - silhouette[y0:y1, x0:x1], _upsample2(fringe, h, w))
-    blend(canvas, _upsample2(colour, h, w), alpha, y0, x0)
+    shine = 0.9 + 0.12 * texture[y0:y1, x0:x1] + 0.25 * _upsample2(band, h, w)
+    colour = np.clip(np.asarray(look.hair_rgb, np.float32) * shine[..., None], 0, 1)
+    blend(canvas, colour, alpha, y0, x0)
 
 
 def _upsample2(image: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Linear 2x upsampling of an image sampled at 2x2 block centres, cut to (h, w, ...).
+    """Linear 2x upsampling of a 2D image sampled at 2x2 block centres, cut to (h, w).
 
     Low-resolution sample k sits at full-resolution coordinate 2k + 0.5, so full pixel 2k takes
     0.75 of sample k and 0.25 of sample k - 1, pixel 2k + 1 0.75 of k and 0.25 of k + 1 (edges held).
     """
-    for axis in (0, 1):
-        before = np.concatenate(
-            [np.take(image, [0], axis=axis), np.take(image, range(image.shape[axis] - 1), axis=axis)],
-            axis=axis,
-        )
-        after = np.concatenate(
-            [np.take(image, range(1, image.shape[axis]), axis=axis), np.take(image, [-1], axis=axis)],
-            axis=axis,
-        )
-        even, odd = 0.75 * image + 0.25 * before, 0.75 * image + 0.25 * after
-        image = np.stack([even, odd], axis=axis + 1).reshape(
-            *image.shape[:axis], 2 * image.shape[axis], *image.shape[axis + 1 :]
-        )
+    for _ in range(2):  # rows, then (after the transpose) columns
+        out = np.empty((2 * image.shape[0], image.shape[1]), image.dtype)
+        out[0::2] = out[1::2] = 0.75 * image
+        out[2::2] += 0.25 * image[:-1]
+        out[0] += 0.25 * image[0]
+        out[1:-1:2] += 0.25 * image[1:]
+        out[-1] += 0.25 * image[-1]
+        image = out.T
     return image[:h, :w]
 
 
