@@ -79,5 +79,6 @@ def train_a2ep(
             encoder_state,
             base.progress_every,
         )
-        summary = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
-        print(f"a2ep: wrote {model} ({summary})")
+        if metrics:  # rank 0 (the only process when not under torchrun)
+            summary = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+            print(f"a2ep: wrote {model} ({summary})")

@@ -28,18 +28,18 @@ class A2EPConfig:
     encoder_pos_kernel: int = 16  # log-mel encoder convolutional positional embedding width, frames
     encoder_layerdrop: float = 0.0  # wav2vec2 LayerDrop (also overrides the checkpoint's value)
     mask_time_prob: float = 0.05  # SpecAugment time-masking probability on the projected features
-    window: int = 100  # training window, frames (4 s)
+    window: int = 50  # training window, frames (recipe 100 = 4 s; the demo's clips are ~3-4 s)
     batch_size: int = 8  # windows per optimiser step (all processes together)
-    epochs: int = 60  # passes over the training windows
+    epochs: int = 300  # passes over the training windows (recipe 20)
     lr: float = 2e-3  # Adam learning rate (recipe 1e-4)
     eps: float = 1e-8  # Adam epsilon (recipe 1e-6; the synthetic model's gradients are below 1e-6)
     mouth_weight: float = 1.8  # vertex-loss weight of face_model.mouth_mask vertices
     supervise_exp: bool = False  # true: plain MSE on coefficients instead of the vertex loss
-    teacher_noise: float = 0.0  # std of noise added to teacher-forced expressions (fixed mode)
+    scheduled_sampling: float = 0.5  # fixed mode: share of past frames fed from the model's own prediction
     val_every: int = 1  # epochs between validations (the last epoch is always validated)
     checkpoint_every: int = 100  # optimiser steps between resumable checkpoints
-    predict_window: int = 100  # frames decoded per window at prediction time
-    predict_overlap: int = 20  # frames cross-faded between consecutive windows
+    predict_window: int = 50  # frames decoded per window at prediction time (= window)
+    predict_overlap: int = 10  # frames cross-faded between consecutive windows
     predict_batch: int = 16  # windows decoded together
     cpu_threads: int = 1  # torch threads on CPU (the tiny model is latency-bound: one is fastest)
     seed: int = 0  # added to base.seed

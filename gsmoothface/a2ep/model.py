@@ -174,6 +174,9 @@ def tiny_encoder_config(in_dim: int, cfg: A2EPConfig) -> dict[str, Any]:
         "layerdrop": cfg.encoder_layerdrop,
         "mask_time_prob": cfg.mask_time_prob,
         "mask_time_length": 5,
+        # log-mel frames carry loudness as a common offset of all bands, which a per-frame
+        # LayerNorm would remove; loudness drives the jaw, so this encoder projects them directly
+        "feat_proj_layer_norm": False,
     }
 
 
@@ -192,6 +195,8 @@ class AudioEncoder(nn.Module):
         config = Wav2Vec2Config(**encoder_config)
         self.wav2vec2 = Wav2Vec2Model(config)
         self.wav2vec2.feature_extractor = None  # frozen CNN: its output is cached by audio_features
+        if not getattr(config, "feat_proj_layer_norm", True):
+            self.wav2vec2.feature_projection.layer_norm = nn.Identity()
         self.hidden_size = config.hidden_size
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -245,17 +250,32 @@ class A2EP(nn.Module):
         return alibi_bias(self.cfg.n_heads, n, n, self.cfg.period).to(device)
 
     def decode_teacher_forced(
-        self, memory: torch.Tensor, style: torch.Tensor, exp: torch.Tensor, noise: float = 0.0
+        self, memory: torch.Tensor, style: torch.Tensor, past: torch.Tensor
     ) -> torch.Tensor:
-        """All frames in one causal pass from the ground-truth past (fixed-mode training).
+        """All frames in one causal pass, each conditioned on the given past (fixed-mode training).
 
-        memory (B, T, D), style (B, 1, D), exp (B, T, 64) targets -> (B, T, 64) predictions.
+        memory (B, T, D), style (B, 1, D), past (B, T, 64) expressions of which frames 0..T-2
+        are fed back -> (B, T, 64) predictions.
         """
-        past = exp[:, :-1]
-        if noise > 0:
-            past = past + noise * torch.randn_like(past)
-        tokens = torch.cat([style, self.vertice_map(past) + style], dim=1)  # (B, T, D)
-        return self._decode(tokens, memory, self._bias(exp.shape[1], memory.device))
+        tokens = torch.cat([style, self.vertice_map(past[:, :-1]) + style], dim=1)  # (B, T, D)
+        return self._decode(tokens, memory, self._bias(past.shape[1], memory.device))
+
+    def decode_scheduled(
+        self, memory: torch.Tensor, style: torch.Tensor, exp: torch.Tensor, mix: float
+    ) -> torch.Tensor:
+        """Teacher forcing with parallel scheduled sampling (Duckworth et al. 2019).
+
+        A first, gradient-free teacher-forced pass predicts every frame; each past frame is then
+        replaced by that prediction with probability ``mix`` and the second pass is trained. The
+        model thus learns to continue from its own outputs, as it must at inference, while training
+        stays one parallel pass per window.
+        """
+        if mix <= 0:
+            return self.decode_teacher_forced(memory, style, exp)
+        with torch.no_grad():
+            first = self.decode_teacher_forced(memory, style, exp)
+        replace = torch.rand((*exp.shape[:2], 1), device=exp.device) < mix  # (B, T, 1)
+        return self.decode_teacher_forced(memory, style, torch.where(replace, first, exp))
 
     def decode_autoregressive(
         self, memory: torch.Tensor, style: torch.Tensor, masked: bool = True, use_cache: bool = False
@@ -301,13 +321,13 @@ class A2EP(nn.Module):
         """Training forward: features (B, T, C), speaker (B, S), targets exp (B, T, 64) -> (B, T, 64).
 
         Faithful mode decodes autoregressively without a mask (the targets are not fed back);
-        fixed mode is teacher-forced and causal.
+        fixed mode is teacher-forced (with scheduled sampling) and causal.
         """
         memory = self.memory(features)
         style = self.style(speaker)
         if self.cfg.faithful:
             return self.decode_autoregressive(memory, style, masked=False)
-        return self.decode_teacher_forced(memory, style, exp, self.cfg.teacher_noise)
+        return self.decode_scheduled(memory, style, exp, self.cfg.scheduled_sampling)
 
     @torch.no_grad()
     def predict(self, features: torch.Tensor, speaker: torch.Tensor, use_cache: bool = True) -> torch.Tensor:

@@ -242,8 +242,8 @@ def train_a2ep(
         metrics["train_seconds_this_run"] = time.perf_counter() - started
         metrics["final_train_loss"] = history[-1] if history else float("nan")
         ckpt.save(model_path, {**info, "state_dict": model.state_dict(), "metrics": metrics})
-        for name, val in metrics.items():
-            live.summary[name] = val
+        for name in ("train_seconds_this_run", "final_train_loss"):
+            live.log_metric(name, metrics[name], plot=False)
         live.end()
     if world > 1:
         torch.distributed.barrier()
