@@ -128,6 +128,8 @@ def test_near_far_clipping_with_vertices_behind_the_camera():
     np.testing.assert_array_equal(mask[~boundary], expected[~boundary])
     depth = out.depth[0, 0].numpy()[mask]
     assert depth.min() >= 5.0 - 1e-3 and depth.max() <= 15.0 + 1e-3
+    # these triangles take the homogeneous path: their barycentrics are perspective-correct too
+    np.testing.assert_allclose(depth, z_true[mask], rtol=1e-4)
 
 
 def test_projection_is_deep3dface_ndc_proj_with_y_negated():
