@@ -64,9 +64,10 @@ def test_ssim_matches_skimage_gaussian_window(image_pair):
 
 def test_ssim_batch_and_identity(image_pair):
     a, b = image_pair
-    values = ssim(np.stack([a, b, _blur(a, 3.0)]), np.stack([a, a, a]))
+    values = ssim(np.stack([a, b, _blur(a, 3.0), a, b]), np.stack([a, a, a, a, a]))  # > SSIM_BATCH frames
     assert values[0] == pytest.approx(1.0, abs=1e-12)
     assert values[1] > values[2]  # mild noise is closer than a heavy blur
+    np.testing.assert_array_equal(values[3:], values[:2])  # batches of frames split and rejoined
 
 
 def test_cpbd_orders_sharp_above_blurred():
