@@ -14,6 +14,7 @@ from test_fitting_optimize import render_frames, small_model, talking_sequence
 from typer.testing import CliRunner
 
 from gsmoothface.errors import InputError, MissingAssetError
+from gsmoothface.face_model import FaceModelConfig, load_face_model
 from gsmoothface.fitting import Fit3dmmConfig, ReconNet, fit_clip, load_fitter_net, save_rnet_checkpoint
 from gsmoothface.fitting.overlay import DETECTED_RGB, FITTED_RGB
 from gsmoothface.fitting.truth import similarity_align, truth_metrics
@@ -169,3 +170,25 @@ def test_stage_command(clip_dir, tmp_path):
 
     result = runner.invoke(app, [*args, "--clip", "nope"])
     assert result.exit_code == 1 and "clip folder(s) not found" in result.output
+
+
+REAL_VIDEO = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "testdata"
+    / "real"
+    / "video02_ocasio-cortez_hdtf_25fps.mp4"
+)
+
+
+@pytest.mark.skipif(not REAL_VIDEO.is_file(), reason=f"real test media absent ({REAL_VIDEO})")
+def test_real_hdtf_clip_with_the_no_download_detector(tmp_path):
+    pytest.importorskip("dlib", reason="dlib-bin is not installed")
+    clip = tmp_path / "hdtf"
+    clip.mkdir()
+    (clip / "video.mp4").symlink_to(REAL_VIDEO)  # a 25 fps HDTF clip, used in place (never copied)
+    cfg = dataclasses.replace(TINY, landmarks="dlib", photo_steps=0)
+    fit = fit_clip(clip, cfg, load_face_model(FaceModelConfig()))
+    assert fit.detector == "dlib" and len(fit.valid) >= 120
+    assert fit.valid.mean() >= 0.95
+    assert fit.residual[fit.valid].mean() < 5.0  # px at 224 with the embedded synthetic model
