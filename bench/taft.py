@@ -1,13 +1,13 @@
 """TAFT and MAFB speed: generator frames/s at 256 and 512, training steps/s, blend frames/s.
 
 Prints a table for the recipe generator (64/256 channels) and the embedded default's
-(``taft`` params defaults); training steps/s at the embedded default (blend.size, batch, L1 + SSIM)
+(``taft`` params defaults); training steps/s at the embedded default (its face crops, batch, L1 + SSIM)
 and, with ``--vgg``, with a randomly initialised VGG19 perceptual/style loss; MAFB blend frames/s
-(render at 224 + morphology + un-crop + blend) at 128 and 512 with the configured face model.
+(render at 224 + morphology + un-crop + blend) at blend.size and 512 with the configured face model.
 The machine's load (``uptime``) is printed before and after: figures on a shared machine are only as
 quiet as it is.
 
-Usage: ``python bench/taft.py [--device cpu|cuda] [--threads 2] [--iters 5] [--vgg]``
+Usage: ``python bench/taft.py [--device cpu|cuda] [--threads 1] [--iters 5] [--vgg]``
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def blend_rate(size: int, batch: int, iters: int, device: torch.device) -> float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--iters", type=int, default=5)
     parser.add_argument("--vgg", action="store_true", help="also time training with the VGG19 loss")
     args = parser.parse_args()
@@ -104,21 +104,11 @@ def main() -> None:
             rows.append(
                 (f"generator {name}, {side} px", "frames/s", generator_rate(cfg, side, 2, args.iters, device))
             )
-    rows.append(
-        (
-            f"train step embedded, {size} px, batch {embedded.batch_size}, L1+SSIM",
-            "steps/s",
-            train_rate(embedded, size, args.iters, device, False),
-        )
-    )
+    crop = embedded.patch or size
+    what = f"train step embedded, {crop} px crops, batch {embedded.batch_size}"
+    rows.append((f"{what}, L1+SSIM", "steps/s", train_rate(embedded, crop, args.iters, device, False)))
     if args.vgg:
-        rows.append(
-            (
-                f"train step embedded, {size} px, batch {embedded.batch_size}, VGG19",
-                "steps/s",
-                train_rate(embedded, size, args.iters, device, True),
-            )
-        )
+        rows.append((f"{what}, VGG19", "steps/s", train_rate(embedded, crop, args.iters, device, True)))
     for side in (size, 512):
         rows.append(
             (

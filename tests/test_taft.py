@@ -19,7 +19,7 @@ from gsmoothface.taft.translate import ping_pong
 from gsmoothface.taft.vgg import VGG19_LAYOUT, load_vgg19
 from tests.taft_fixture import make_clips
 
-TINY = {"base_channels": 8, "max_channels": 16, "batch_size": 8, "lr": 2e-3, "ema_decay": 0.99}
+TINY = {"base_channels": 8, "max_channels": 16, "batch_size": 8, "patch": 0, "lr": 2e-3, "ema_decay": 0.99}
 TINY |= {"eval_frames": 16, "log_every": 5, "grid_frames": 2}
 
 

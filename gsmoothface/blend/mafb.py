@@ -19,6 +19,7 @@ import torch
 from gsmoothface.blend.config import BlendConfig
 from gsmoothface.blend.morphology import mafb_mask
 from gsmoothface.blend.warp import CROP_SIZE, uncrop
+from gsmoothface.render import MeshRenderer
 
 
 @dataclasses.dataclass
@@ -44,8 +45,6 @@ class MafbBlender:
     def __init__(
         self, face_model: torch.nn.Module, cfg: BlendConfig, backend: str = "auto", device: str = "cpu"
     ) -> None:
-        from gsmoothface.render import MeshRenderer
-
         self.device = torch.device(device)
         self.face_model = face_model.to(self.device)
         self.cfg = cfg

@@ -9,23 +9,24 @@ from pathlib import Path
 @dataclasses.dataclass(frozen=True)
 class TaftConfig:
     """TAFT settings (``taft`` section). Defaults are the embedded default (small, CPU, minutes);
-    the GSmoothFace recipe is base_channels 64, max_channels 256, lr 1e-4, batch 10, 200 epochs,
-    vgg19_weights set, ema_decay 0.99778, at blend.size 512."""
+    the GSmoothFace recipe is base_channels 64, max_channels 256, residual false, patch 0, lr 1e-4,
+    batch 10, 200 epochs of one pass (steps_per_epoch 0), ema_decay 0.99778, vgg19_weights set, at
+    blend.size 512."""
 
     base_channels: int = 32  # generator channels at full resolution (recipe 64)
     max_channels: int = 128  # generator channel cap (recipe 256)
     layers: int = 3  # 2x downsamplings of the generator (recipe 3)
     residual: bool = True  # generator adds a correction to the blended image (recipe: false, tanh image)
     batch_size: int = 8  # frames per step and process (recipe 10)
-    patch: int = 0  # side of the face-centred training crops; 0 = whole frames (recipe 0)
-    epochs: int = 10  # training epochs (recipe 200)
-    steps_per_epoch: int = 0  # optimiser steps per epoch; 0 = one pass over the training frames
-    lr: float = 1e-4  # Adam learning rate (recipe 1e-4)
+    patch: int = 64  # side of the face-centred training crops; 0 = whole frames (recipe 0)
+    epochs: int = 4  # training epochs (recipe 200)
+    steps_per_epoch: int = 50  # optimiser steps per epoch; 0 = one pass over the training frames (recipe)
+    lr: float = 5e-4  # Adam learning rate (recipe 1e-4)
     beta1: float = 0.5  # Adam beta1 (recipe 0.5)
     beta2: float = 0.999  # Adam beta2 (recipe 0.999)
     lr_step: int = 300000  # StepLR period in steps (recipe 300000)
     lr_gamma: float = 0.2  # StepLR factor (recipe 0.2)
-    ema_decay: float = 0.99778  # EMA of the generator, 0.5 ** (32 / 10000) as the recipe
+    ema_decay: float = 0.99  # EMA decay of the generator (recipe 0.99778 = 0.5 ** (32 / 10000))
     l1_weight: float = 1.0  # photometric L1 weight
     perceptual_weight: float = (
         4.0  # weight of (multi-scale VGG19 perceptual + style) when VGG weights are set

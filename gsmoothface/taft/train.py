@@ -239,7 +239,12 @@ def train_taft(
         opt_g.step()
         sched_g.step()
         if net_d is not None:
-            d_loss = discriminator_loss(net_d(blended, target), net_d(blended, fake.detach()))
+            # one forward over real and generated halves: DDP allows one forward per backward
+            both = net_d(torch.cat([blended, blended]), torch.cat([target, fake.detach()]))
+            n = len(target)
+            real_d = [[f[:n] for f in scale] for scale in both]
+            fake_d = [[f[n:] for f in scale] for scale in both]
+            d_loss = discriminator_loss(real_d, fake_d)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
