@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)  # the SSH remote test runs a real sshd
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing system packages: ${missing[*]}"
   SUDO=""

@@ -15,6 +15,7 @@ import typer
 STAGE_MODULES: tuple[str, ...] = (
     "stages.convert_bfm",
     "stages.synth",
+    "stages.manifest",
     "stages.slice",
     "stages.fit_3dmm",
     "stages.audio_features",

@@ -23,15 +23,34 @@ def slice(
     video: Annotated[
         list[str] | None, typer.Option(help="only this video, by file name or stem (repeatable)")
     ] = None,
+    clip: Annotated[
+        str | None,
+        typer.Option(help="write only this clip of a manifest (with --source, --span, --crop, labels)"),
+    ] = None,
+    source: Annotated[Path | None, typer.Option(help="--clip: the source video file")] = None,
+    span: Annotated[
+        str, typer.Option(help="--clip: '<start>-<end>' seconds, 'end' = end of video")
+    ] = "0-end",
+    crop: Annotated[
+        str, typer.Option(help="--clip: 'auto' (from landmarks) or '<x0>,<y0>,<side>' px")
+    ] = "auto",
+    speaker: Annotated[str | None, typer.Option(help="--clip: speaker label (default: video stem)")] = None,
+    speaker_index: Annotated[int, typer.Option(help="--clip: speaker index (A2EP style)")] = 0,
+    split: Annotated[str, typer.Option(help="--clip: train | val | test")] = "train",
     params: Annotated[Path, typer.Option(help="params file")] = Path("params.yaml"),
 ) -> None:
-    """Cut, crop (one stable face box per clip) and resample videos to 25 fps / 16 kHz clips."""
+    """Cut, crop (one stable face box per clip) and resample videos to 25 fps / 16 kHz clips.
+
+    Without --clip every video of the input folder is sliced; with --clip one manifest entry
+    (`gsmoothface manifest`) is written to <output-dir>/<clip>, as the per-clip DVC stage does.
+    """
     with stage_errors():
         import dataclasses
 
         from gsmoothface.config import BaseConfig, load_section, read_params
         from gsmoothface.errors import InputError
-        from gsmoothface.slicing import SliceConfig, slice_folder
+        from gsmoothface.slicing import ClipEntry, SliceConfig, slice_clip, slice_folder
+        from gsmoothface.slicing.manifest import parse_crop, parse_span
 
         raw = read_params(params)
         base = load_section(BaseConfig, "base", raw)
@@ -43,6 +62,23 @@ def slice(
             from gsmoothface.device import resolve_device
 
             device = str(resolve_device(base.device))
+        if clip is not None:
+            if source is None:
+                raise InputError("--clip needs --source (the video the clip is cut from)")
+            start_s, end_s = parse_span(span)
+            entry = ClipEntry(
+                clip,
+                source.as_posix(),
+                start_s,
+                end_s,
+                parse_crop(crop),
+                speaker or source.stem,
+                speaker_index,
+                split,
+            )
+            result = slice_clip(entry, cfg, base.fps, base.sample_rate, device)
+            print(f"slice: {result.path}: {result.frames} frames from {source} at {result.start_s:.2f} s")
+            return
         report = slice_folder(
             cfg,
             fps=base.fps,

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from gsmoothface.errors import InputError
 from gsmoothface.landmarks.source import LandmarkSource, open_landmark_source
 from gsmoothface.progress import progress
 from gsmoothface.slicing.config import SliceConfig
-from gsmoothface.slicing.plan import VideoPlan, plan_videos
-from gsmoothface.slicing.video import ClipResult, slice_video
+from gsmoothface.slicing.manifest import ClipEntry
+from gsmoothface.slicing.plan import ClipSpec, VideoPlan, plan_videos
+from gsmoothface.slicing.video import (
+    ClipResult,
+    place_crop,
+    plan_pieces,
+    slice_video,
+    validate_video,
+    write_clip,
+)
 
-__all__ = ["ClipResult", "SliceConfig", "SliceReport", "slice_folder"]
+__all__ = ["ClipEntry", "ClipResult", "SliceConfig", "SliceReport", "slice_clip", "slice_folder"]
 
 
 @dataclasses.dataclass
@@ -78,3 +87,29 @@ def slice_folder(
         for failure in failures:
             log(f"slice: FAILED {failure}")
     return report
+
+
+def slice_clip(
+    entry: ClipEntry, cfg: SliceConfig, fps: int = 25, sample_rate: int = 16000, device: str = "cpu"
+) -> ClipResult:
+    """Write the one clip a manifest entry describes to ``cfg.output_dir / entry.clip``.
+
+    Raises
+    ------
+    InputError: the video is missing or corrupt, the span is too short, or longer than
+    ``cfg.max_seconds`` (the manifest, not this function, cuts long spans).
+    """
+    path = Path(entry.video)
+    spec = ClipSpec(entry.start_s, entry.end_s, entry.crop, crop_from="manifest")
+    plan = VideoPlan(path, path.stem, (spec,), entry.speaker, entry.speaker_index, entry.split)
+    info = validate_video(path)
+    pieces, failures = plan_pieces(plan, info, cfg, fps, sample_rate)
+    if failures:
+        raise InputError(failures[0])
+    if len(pieces) != 1:
+        raise InputError(
+            f"clip {entry.clip}: span longer than slice.max_seconds={cfg.max_seconds}; "
+            "rewrite the manifest with `gsmoothface manifest`"
+        )
+    box, box_source = place_crop(plan, info, pieces[0], cfg, fps, _LazyDetector(cfg, device))
+    return write_clip(plan, info, pieces[0], entry.clip, box, box_source, cfg, fps, sample_rate)
