@@ -76,6 +76,8 @@ class TaftGenerator(nn.Module):
         self.jump = nn.ModuleList(_conv_block(ch[i], ch[i], 3) for i in range(layers))
         self.final = nn.Conv2d(ch[0], 3, 7, padding=3)
         self.apply(init_weights)
+        if residual:  # start as the identity on the blended image (a zero-initialised last layer)
+            nn.init.zeros_(self.final.weight)
 
     def forward(self, reference: torch.Tensor, blended: torch.Tensor) -> torch.Tensor:
         """Translate a blended frame.
