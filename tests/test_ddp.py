@@ -1,0 +1,81 @@
+"""A2EP under ``torchrun --nproc_per_node 2`` (gloo on CPU) matches one process with the same global batch."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from tests.test_a2ep_train import write_clip
+
+ROOT = Path(__file__).resolve().parents[1]
+# Dropout, SpecAugment and scheduled sampling draw from per-rank generators, so they are off here:
+# the comparison is then exact up to the order of floating-point sums.
+PARAMS = """\
+base: {seed: 5, progress_every: 1000}
+face_model: {}
+audio: {n_mels: 40}
+a2ep: {d_model: 32, ffn_dim: 64, encoder_hidden: 32, encoder_ffn: 64, encoder_layers: 1, window: 40,
+       batch_size: 4, epochs: 6, lr: 0.003, dropout: 0.0, mask_time_prob: 0.0, scheduled_sampling: 0.0,
+       val_every: 6, checkpoint_every: 1000, predict_window: 40, predict_overlap: 8}
+"""
+
+
+def _train(root: Path, run: str, launcher: list[str]) -> tuple[np.ndarray, dict[str, float]]:
+    """Train with ``launcher`` (python or torchrun); (per-step loss, final metrics)."""
+    args = [
+        *("train-a2ep", "--clips", str(root / "clips"), "--features", str(root / "audio")),
+        *("--targets", "truth", "--model", str(root / run / "a2ep.pt")),
+        *("--checkpoint", str(root / run / "a2ep.ckpt"), "--live", str(root / run / "live")),
+        *("--params", str(root / "params.yaml")),
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1", DVC_NO_ANALYTICS="1")
+    result = subprocess.run(
+        [*launcher, "-m", "stages", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    with (root / run / "live" / "plots" / "metrics" / "train" / "loss.tsv").open() as fh:
+        losses = np.array([float(row["loss"]) for row in csv.DictReader(fh, delimiter="\t")])
+    metrics = torch.load(root / run / "a2ep.pt", map_location="cpu", weights_only=False)["metrics"]
+    return losses, metrics
+
+
+@pytest.mark.skipif(
+    shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None, reason="no torchrun"
+)
+def test_two_processes_give_the_single_process_losses(tmp_path):
+    from stages.cli import app
+
+    rng = np.random.default_rng(1)
+    for s in range(2):
+        write_clip(tmp_path / "clips" / f"spk{s}_0", rng, 160, s, "train")
+        write_clip(tmp_path / "clips" / f"spk{s}_1", rng, 60, s, "val")
+    (tmp_path / "params.yaml").write_text(PARAMS)
+    args = ["audio-features", "--clips", str(tmp_path / "clips"), "--out", str(tmp_path / "audio")]
+    result = CliRunner().invoke(app, [*args, "--params", str(tmp_path / "params.yaml")])
+    assert result.exit_code == 0, result.output
+
+    bin_dir = Path(sys.executable).parent
+    single, single_metrics = _train(tmp_path, "one", [sys.executable])
+    torchrun = [str(bin_dir / "torchrun"), "--standalone", "--nproc_per_node", "2"]
+    double, double_metrics = _train(tmp_path, "two", torchrun)
+
+    assert len(single) == len(double) >= 12
+    assert single[-1] < 0.7 * single[0]  # it trained
+    np.testing.assert_allclose(double, single, rtol=1e-3, atol=1e-7)
+    for key in ("val/lve", "final_train_loss"):
+        assert double_metrics[key] == pytest.approx(single_metrics[key], rel=1e-3), key
