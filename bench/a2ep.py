@@ -12,7 +12,9 @@ released loop (T unmasked autoregressive passes per window), fixed mode one teac
 pass. Inference: the prediction path (windows of 100 frames, 20 cross-faded, 16 per batch) over
 600 and 6000 frames (24 s and 4 min of audio), with and without the key/value cache; the real-time
 factor is compute time / audio duration (< 1 is faster than real time) and includes the front end
-(log-mel, or the wav2vec2 CNN with random weights).
+(log-mel, or the wav2vec2 CNN with random weights). Windows bound the uncached cost per frame, so
+the cache matters most for one long autoregressive sequence, timed separately (decoder only; the
+base size only at the first length: uncached decoding grows with the square of the length).
 
 Usage: ``python bench/a2ep.py [--threads 2] [--configs embedded base] [--frames 600 6000]``
 Targets: fixed >= 10x faithful windows/s; cached >= 5x uncached at 6000 frames; base faster than
@@ -80,7 +82,7 @@ def audio_of(frames: int) -> np.ndarray:
 
 
 def rtf(model: A2EP, frontend, frames: int, use_cache: bool) -> tuple[float, float]:
-    """(front-end seconds, total seconds / audio seconds) of predicting ``frames`` frames."""
+    """(front-end seconds, model seconds) of the prediction path over ``frames`` frames."""
     audio = audio_of(frames)
     start = time.perf_counter()
     with torch.no_grad():
@@ -88,11 +90,21 @@ def rtf(model: A2EP, frontend, frames: int, use_cache: bool) -> tuple[float, flo
     front = time.perf_counter() - start
     code = np.eye(model.n_speakers, dtype=np.float32)[0]
     cfg = model.cfg
+    start = time.perf_counter()
     predict_expressions(
         model, feats, code, cfg.predict_window, cfg.predict_overlap, cfg.predict_batch, use_cache
     )
-    total = time.perf_counter() - start
-    return front, total / (frames / 25)
+    return front, time.perf_counter() - start
+
+
+@torch.no_grad()
+def single_sequence(model: A2EP, frames: int, use_cache: bool) -> float:
+    """Seconds to decode ``frames`` frames as one autoregressive sequence (no windows), batch 1."""
+    memory = torch.randn(1, frames, model.cfg.d_model)
+    style = model.style(torch.eye(model.n_speakers)[:1])
+    start = time.perf_counter()
+    model.decode_autoregressive(memory, style, masked=True, use_cache=use_cache)
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -101,6 +113,13 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=["embedded", "base"])
     parser.add_argument("--frames", nargs="+", type=int, default=[600, 6000])
     parser.add_argument("--steps", type=int, default=3, help="timed training steps per mode")
+    parser.add_argument(
+        "--sequence-frames",
+        nargs="+",
+        type=int,
+        default=[600, 6000],
+        help="single-sequence lengths (base: first)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"load average: {os.getloadavg()}, torch threads: {args.threads}")
@@ -120,8 +139,10 @@ def main() -> None:
         ratio = rates[False] / rates[True]
         print(f"{name:<10}{batch:>6}{rates[True]:>16.2f}{rates[False]:>13.2f}{ratio:>7.1f}x")
 
-    print("\ninference (windows of 100, overlap 20, 16 per batch); RTF = compute / audio duration")
-    print(f"{'config':<10}{'frames':>7}{'front s':>9}{'RTF cached':>12}{'RTF uncached':>14}{'speed-up':>10}")
+    print("\ninference, prediction path (windows of 100, overlap 20, 16 per batch)")
+    print("RTF = (front end + model) / audio duration; speed-up of the model part")
+    header = f"{'config':<10}{'frames':>7}{'front s':>9}{'model s cached':>16}{'uncached':>10}"
+    print(header + f"{'RTF cached':>12}{'RTF uncached':>14}{'speed-up':>10}")
     for name in args.configs:
         model, frontend = build(name, False)
         model.eval()
@@ -129,8 +150,21 @@ def main() -> None:
         for frames in args.frames:
             front, cached = rtf(model, frontend, frames, True)
             _, uncached = rtf(model, frontend, frames, False)
-            speed_up = uncached / cached
-            print(f"{name:<10}{frames:>7}{front:>9.2f}{cached:>12.4f}{uncached:>14.4f}{speed_up:>9.1f}x")
+            rtf_cached, rtf_uncached = (front + cached) / (frames / 25), (front + uncached) / (frames / 25)
+            print(
+                f"{name:<10}{frames:>7}{front:>9.2f}{cached:>16.2f}{uncached:>10.2f}"
+                f"{rtf_cached:>12.4f}{rtf_uncached:>14.4f}{uncached / cached:>9.1f}x"
+            )
+
+    print("\ndecoder only, one autoregressive sequence of all frames (batch 1, no windows)")
+    print(f"{'config':<10}{'frames':>7}{'cached s':>10}{'uncached s':>12}{'speed-up':>10}")
+    for name in args.configs:
+        model, _ = build(name, False)
+        model.eval()
+        for frames in args.sequence_frames if name == "embedded" else args.sequence_frames[:1]:
+            cached = single_sequence(model, frames, True)
+            uncached = single_sequence(model, frames, False)
+            print(f"{name:<10}{frames:>7}{cached:>10.2f}{uncached:>12.2f}{uncached / cached:>9.1f}x")
 
 
 if __name__ == "__main__":

@@ -83,13 +83,20 @@ class PositionalEncoding(nn.Module):
         self.dim = dim
         self.faithful = faithful
         self.dropout = nn.Dropout(dropout)
+        self._table = torch.zeros(0, dim)  # codes of positions 0.., grown on demand (not saved)
+
+    def codes(self, start: int, length: int, like: torch.Tensor) -> torch.Tensor:
+        """(length, dim) codes of positions ``start ..`` (all ``pe[0]`` in faithful mode)."""
+        if self.faithful:
+            start, length = 0, 1
+        if self._table.shape[0] < start + length:
+            self._table = sinusoid(torch.arange(max(2 * (start + length), 256)), self.dim)
+        if self._table.device != like.device or self._table.dtype != like.dtype:
+            self._table = self._table.to(like)
+        return self._table[start : start + length]
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
-        if self.faithful:
-            positions = torch.zeros(1, dtype=torch.long)
-        else:
-            positions = torch.arange(start, start + x.shape[1])
-        return self.dropout(x + sinusoid(positions, self.dim).to(x)[None])
+        return self.dropout(x + self.codes(start, x.shape[1], x)[None])
 
 
 class DecoderLayer(nn.Module):
@@ -305,13 +312,13 @@ class A2EP(nn.Module):
     def _decode_cached(self, memory: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         n = memory.shape[1]
         caches: list[dict[str, torch.Tensor]] = [{} for _ in self.decoder]
+        bias = self._bias(n, memory.device).to(memory)  # (H, n, n); step i uses row i
         token = style
         outputs = []
         for i in range(n):
             x = self.ppe(token, start=i)  # (B, 1, D)
-            bias = alibi_bias(self.cfg.n_heads, 1, i + 1, self.cfg.period, offset=i).to(memory)
             for layer, cache in zip(self.decoder, caches, strict=True):
-                x = layer(x, memory[:, i : i + 1], bias, cache)
+                x = layer(x, memory[:, i : i + 1], bias[:, i : i + 1, : i + 1], cache)
             y = self.vertice_map_r(x)  # (B, 1, 64)
             outputs.append(y)
             token = self.vertice_map(y) + style
