@@ -288,10 +288,6 @@ def train_taft(
         save_checkpoint(model_path, final)
         resume_path.unlink(missing_ok=True)
         if live is not None:
-            live.summary.update(
-                {f"eval/{k}": v for k, v in metrics.items() if k.startswith(("psnr", "ssim"))}
-            )
-            live.make_summary()
             live.end()
     if world > 1:
         torch.distributed.barrier()
