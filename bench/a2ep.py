@@ -117,8 +117,8 @@ def main() -> None:
         "--sequence-frames",
         nargs="+",
         type=int,
-        default=[600, 6000],
-        help="single-sequence lengths (base: first)",
+        default=[600, 1500],
+        help="single-sequence lengths (base: first only)",
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
