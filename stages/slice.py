@@ -69,6 +69,7 @@ def slice(
             entry = ClipEntry(
                 clip,
                 source.as_posix(),
+                source.as_posix(),  # landmarks: a sidecar next to the video is found by the slicer
                 start_s,
                 end_s,
                 parse_crop(crop),

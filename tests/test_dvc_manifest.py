@@ -46,6 +46,7 @@ def test_committed_demo_manifest_matches_synth_naming():
         speaker, split = expected[name]
         assert entry == {
             "video": f"data/raw/demo/{name}.mp4",
+            "landmarks": f"data/raw/demo/{name}.landmarks.npz",
             "span": "0-end",
             "crop": "auto",
             "speaker": f"spk{speaker:02d}",
@@ -95,6 +96,7 @@ def test_plan_cuts_long_videos_at_quiet_points_and_reads_hdtf_annotations(tmp_pa
     radio = entries["RD_Radio1_001"]
     assert (radio.start_s, radio.end_s, radio.crop, radio.split) == (1.0, 2.4, (50, 30, 40), "train")
     assert entries["RD_Radio1_000"].crop is None
+    assert radio.landmarks == radio.video == (src / "RD_Radio1.mp4").as_posix()  # no sidecar
     out = tmp_path / "m.yaml"
     write_clip_manifest(out, list(entries.values()), "raw")
     assert read_clip_manifest(out)["RD_Radio1_001"]["crop"] == "50,30,40"
@@ -115,6 +117,7 @@ def test_manifest_command_and_slice_clip_write_exactly_the_planned_clip(tmp_path
     entry = read_clip_manifest(Path("data/manifests/x.yaml"))["spk0_u0"]
     assert entry == {
         "video": "data/raw/x/spk0_u0.mp4",
+        "landmarks": "data/raw/x/spk0_u0.landmarks.npz",
         "span": "0-end",
         "crop": "auto",
         "speaker": "spk0_u0",

@@ -6,6 +6,10 @@
 only its own clip. Entries are plain strings and integers (DVC interpolates nothing else into a
 command): ``span`` is ``"<start>-<end>"`` in seconds with ``end`` for the end of the video, and
 ``crop`` is ``"auto"`` (placed from landmarks) or ``"<x0>,<y0>,<side>"`` in source pixels.
+``landmarks`` names where the clip's landmarks come from, for ``dvc.yaml`` to list as a dependency:
+the video's landmark sidecar (``<video>.landmarks.npz``, carried into the clip) or, without one,
+the video itself (a detector reads its frames). A sidecar can change while its video does not
+(landmark noise of the synthetic corpus), and the clip must then be cut again.
 
 Long spans without annotations are cut at quiet points here, at plan time (the cut needs the
 audio, which DVC cannot read before it runs anything), with the same rule as the folder mode of
@@ -30,6 +34,7 @@ from gsmoothface.slicing.config import SliceConfig
 from gsmoothface.slicing.geometry import Box
 from gsmoothface.slicing.plan import ClipSpec, VideoPlan, plan_videos
 from gsmoothface.slicing.quiet import quiet_cuts
+from gsmoothface.slicing.sidecars import sidecar_paths
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +43,7 @@ class ClipEntry:
 
     clip: str
     video: str  # source video path, as given to the manifest command (relative to the repo root)
+    landmarks: str  # the video's landmark sidecar, or the video itself when it has none
     start_s: float
     end_s: float | None  # None: to the end of the video
     crop: Box | None  # (x0, y0, side) in source pixels; None: placed from landmarks
@@ -49,6 +55,7 @@ class ClipEntry:
         """The entry as the manifest's plain values (strings and integers)."""
         return {
             "video": self.video,
+            "landmarks": self.landmarks,
             "span": format_span(self.start_s, self.end_s),
             "crop": format_crop(self.crop),
             "speaker": self.speaker,
@@ -144,11 +151,15 @@ def plan_clips(
                 scale = info.height / spec.crop_height if spec.crop_height else 1.0
                 box = tuple(round(v * scale) for v in spec.crop_box)
             spans += [(s, e, box) for s, e in _spans(plan, spec, cfg, fps, sample_rate, info)]
+        video = (input_dir / plan.path.name).as_posix()
+        sidecar = sidecar_paths(plan.path).get("landmarks")
+        landmarks = (input_dir / sidecar.name).as_posix() if sidecar is not None else video
         for k, (start, end, box) in enumerate(spans):
             entries.append(
                 ClipEntry(
                     clip=plan.name if len(spans) == 1 else f"{plan.name}_{k:03d}",
-                    video=(input_dir / plan.path.name).as_posix(),
+                    video=video,
+                    landmarks=landmarks,
                     start_s=start,
                     end_s=end,
                     crop=box,
