@@ -203,7 +203,9 @@ def main() -> None:
     colour_err = (a - b).abs().amax(1)[mask_a & mask_b].mean().item()
 
     print(f"# load before: {uptime()}")
-    print(f"mesh: {vertices.shape[0]:,} vertices, {tri.shape[0]:,} triangles, {SIZE}x{SIZE}")
+    print(f"mesh: {vertices.shape[0]:,} vertices, {tri.shape[0]:,} triangles, {SIZE}x{SIZE}; ", end="")
+    # torch's OpenMP threads spin while waiting unless told otherwise; on a busy machine that matters
+    print(f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
     print(f"face pixels: {int(mask_a[0].sum())}; baseline agreement: mask IoU {iou:.4f}, ", end="")
     print(f"mean colour difference {colour_err:.1e}")
     header = (
