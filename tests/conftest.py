@@ -1,0 +1,10 @@
+"""Test-session environment, set before any test module imports torch."""
+
+import os
+
+# Passive OpenMP waiting, as the `gsmoothface` command sets it (see stages/cli.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Model hubs are unreachable: a hub id must fail at once instead of retrying.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
