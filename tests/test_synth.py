@@ -307,3 +307,11 @@ def test_builtin_voice_corpus_drives_the_mouth_too(tmp_path: Path, model) -> Non
         lips = model.compute_shape(c["id"], c["exp"])[:, model.keypoints]  # (T, 68, 3)
     opening = (lips[:, 62, 1] - lips[:, 66, 1]).numpy()
     assert np.corrcoef(opening, loud)[0, 1] > 0.7
+
+
+def test_zero_blink_rate_gives_open_eyes() -> None:
+    from gsmoothface.synth.motion import blinks
+
+    rng = np.random.default_rng(0)
+    assert not blinks(rng, 200, 0.0).any()
+    assert blinks(rng, 2000, 0.5).max() == pytest.approx(1.0)

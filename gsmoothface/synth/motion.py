@@ -89,6 +89,8 @@ def blinks(rng: np.random.Generator, n: int, rate_hz: float) -> np.ndarray:
     (n,) float64 in [0, 1] (1 = eyes shut).
     """
     closure = np.zeros(n)
+    if rate_hz <= 0:  # no blinks at all
+        return closure
     shape = np.array([0.5, 1.0, 1.0, 0.7, 0.4, 0.15])  # ~240 ms at 25 fps
     t = rng.exponential(1.0 / rate_hz) * rng.uniform(0.2, 1.0)
     while t * FPS < n:
