@@ -114,6 +114,9 @@ def main() -> None:
     parser.add_argument("--frames", nargs="+", type=int, default=[600, 6000])
     parser.add_argument("--steps", type=int, default=3, help="timed training steps per mode")
     parser.add_argument(
+        "--parts", nargs="+", default=["train", "predict", "sequence"], help="tables to measure"
+    )
+    parser.add_argument(
         "--sequence-frames",
         nargs="+",
         type=int,
@@ -124,6 +127,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"load average: {os.getloadavg()}, torch threads: {args.threads}")
 
+    if "train" in args.parts:
+        train_table(args)
+    if "predict" in args.parts:
+        predict_table(args)
+    if "sequence" in args.parts:
+        sequence_table(args)
+
+
+def train_table(args: argparse.Namespace) -> None:
+    """Training windows/s, faithful vs fixed, on the same batch."""
     print("\ntraining (same batch of 100-frame windows)")
     print(f"{'config':<10}{'batch':>6}{'faithful win/s':>16}{'fixed win/s':>13}{'ratio':>8}")
     for name in args.configs:
@@ -139,6 +152,9 @@ def main() -> None:
         ratio = rates[False] / rates[True]
         print(f"{name:<10}{batch:>6}{rates[True]:>16.2f}{rates[False]:>13.2f}{ratio:>7.1f}x")
 
+
+def predict_table(args: argparse.Namespace) -> None:
+    """Real-time factor of the prediction path with and without the KV cache."""
     print("\ninference, prediction path (windows of 100, overlap 20, 16 per batch)")
     print("RTF = (front end + model) / audio duration; speed-up of the model part")
     header = f"{'config':<10}{'frames':>7}{'front s':>9}{'model s cached':>16}{'uncached':>10}"
@@ -156,6 +172,9 @@ def main() -> None:
                 f"{rtf_cached:>12.4f}{rtf_uncached:>14.4f}{uncached / cached:>9.1f}x"
             )
 
+
+def sequence_table(args: argparse.Namespace) -> None:
+    """Decoder-only time of one long autoregressive sequence with and without the KV cache."""
     print("\ndecoder only, one autoregressive sequence of all frames (batch 1, no windows)")
     print(f"{'config':<10}{'frames':>7}{'cached s':>10}{'uncached s':>12}{'speed-up':>10}")
     for name in args.configs:
