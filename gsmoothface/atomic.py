@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -87,6 +88,20 @@ def write_npz(path: str | Path, **arrays: Any) -> None:
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_FIXED_ZIP_TIME)
             with archive.open(info, "w", force_zip64=True) as entry:
                 np.lib.format.write_array(entry, np.asanyarray(value), allow_pickle=False)
+
+
+def write_torch(path: str | Path, obj: Any) -> None:
+    """``torch.save`` atomically, byte-identical for identical content.
+
+    ``torch.save`` names the zip archive inside the file after the file it writes to; saving to a
+    buffer first keeps the temporary file's random name out of the output.
+    """
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
 
 
 def write_npy(path: str | Path, array: np.ndarray) -> None:

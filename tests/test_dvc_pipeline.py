@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from tests.dvc_fixture import SSHD, build_tiny_project, commit, ran_stages, running_sshd, set_params, sh
@@ -61,25 +60,16 @@ def test_reproduction_is_deterministic(project, tmp_path):
     """Forced re-runs give the same outputs, so the run cache and dvc.lock are trustworthy."""
     repo = copy_of(project, tmp_path / "repo")
     before = locked(repo)
-    (repo / "models/a2ep.ckpt").unlink()  # train from scratch rather than resume at the last step
+    assert not (repo / "models/a2ep.ckpt").exists()  # a finished run leaves no resume state behind
     targets = ("slice@spk00_u01", "fit_3dmm@spk00_u01", "audio_features@spk00_u01", "train_a2ep")
     out = sh(repo, "dvc", "repro", "--force", "--single-item", *targets).stdout
     assert ran_stages(out) == set(targets)
     after = locked(repo)
-    for stage in ("slice@spk00_u01", "audio_features@spk00_u01"):
+    for stage in ("slice@spk00_u01", "fit_3dmm@spk00_u01", "audio_features@spk00_u01"):
         assert after[stage]["outs"] == before[stage]["outs"], stage
-    npz = "data/3dmm/spk00_u01.npz"  # its .json report holds the fitting time
-    assert out_md5(repo, "fit_3dmm@spk00_u01", npz) == next(
-        o["md5"] for o in before["fit_3dmm@spk00_u01"]["outs"] if o["path"] == npz
+    assert out_md5(repo, "train_a2ep", "models/a2ep.pt") == next(
+        o["md5"] for o in before["train_a2ep"]["outs"] if o["path"] == "models/a2ep.pt"
     )
-    # the model file also records the training time: compare what was learned
-    old_md5 = next(o["md5"] for o in before["train_a2ep"]["outs"] if o["path"] == "models/a2ep.pt")
-    old = torch.load(repo / ".dvc/cache/files/md5" / old_md5[:2] / old_md5[2:], weights_only=False)
-    new = torch.load(repo / "models/a2ep.pt", weights_only=False)
-    assert old["state_dict"].keys() == new["state_dict"].keys()
-    for name, tensor in old["state_dict"].items():
-        assert torch.equal(tensor, new["state_dict"][name]), name
-    assert old["metrics"]["val/lve"] == new["metrics"]["val/lve"]
 
 
 def test_an_a2ep_param_touches_only_training_and_the_run_cache_restores(project, tmp_path):

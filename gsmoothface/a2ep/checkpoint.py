@@ -27,7 +27,7 @@ import torch
 
 from gsmoothface.a2ep.config import A2EPConfig
 from gsmoothface.a2ep.model import A2EP
-from gsmoothface.atomic import atomic_path
+from gsmoothface.atomic import write_torch
 from gsmoothface.errors import MissingAssetError
 
 FORMAT = "gsmoothface-a2ep/1"
@@ -40,9 +40,8 @@ def fingerprint(*parts: Any) -> str:
 
 
 def save(path: Path, payload: dict[str, Any]) -> None:
-    """``torch.save`` atomically (a crash while saving keeps the previous file)."""
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    """``torch.save`` atomically (a crash while saving keeps the previous file), reproducibly."""
+    write_torch(path, payload)
 
 
 def build_model(info: dict[str, Any]) -> A2EP:

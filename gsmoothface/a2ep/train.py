@@ -239,9 +239,13 @@ def train_a2ep(
     if live is not None:
         if not metrics:  # resumed after the last step: evaluate the loaded model
             metrics = evaluate(model, clips, speakers, baselines, lip_basis)
-        metrics["train_seconds_this_run"] = time.perf_counter() - started
+            metrics["epoch"] = float(total_steps // sampler.steps_per_epoch)
         metrics["final_train_loss"] = history[-1] if history else float("nan")
-        ckpt.save(model_path, {**info, "state_dict": model.state_dict(), "metrics": metrics})
+        # the model file holds only what the run determines (no wall-clock time), so identical runs
+        # give identical files and DVC's run cache and downstream stages see no change
+        ckpt.save(model_path, {**info, "state_dict": model.state_dict(), "metrics": dict(metrics)})
+        checkpoint_path.unlink(missing_ok=True)  # finished: a forced re-run trains afresh
+        metrics["train_seconds_this_run"] = time.perf_counter() - started
         for name in ("train_seconds_this_run", "final_train_loss"):
             live.log_metric(name, metrics[name], plot=False)
         live.end()

@@ -49,10 +49,9 @@ class ReconNet(nn.Module):
 
 def save_rnet_checkpoint(net: ReconNet, path: str | Path) -> None:
     """Save ``net`` in Deep3DFace's checkpoint layout ``{'net_recon': state_dict}``."""
-    from gsmoothface.atomic import atomic_path
+    from gsmoothface.atomic import write_torch
 
-    with atomic_path(path) as tmp:
-        torch.save({CHECKPOINT_KEY: net.state_dict()}, tmp)
+    write_torch(path, {CHECKPOINT_KEY: net.state_dict()})
 
 
 def load_rnet(path: str | Path | None, device: torch.device | str = "cpu") -> ReconNet:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gsmoothface.atomic import atomic_path
+from gsmoothface.atomic import write_torch
 from gsmoothface.blend.store import BlendedClip
 from gsmoothface.config import BaseConfig, config_to_dict
 from gsmoothface.errors import InputError, MissingAssetError
@@ -107,9 +107,8 @@ def sample_grid(generator: torch.nn.Module, batch: dict[str, torch.Tensor], n: i
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """``torch.save`` atomically."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    """``torch.save`` atomically and reproducibly."""
+    write_torch(path, state)
 
 
 def train_taft(
