@@ -240,6 +240,8 @@ def train_a2ep(
         if not metrics:  # resumed after the last step: evaluate the loaded model
             metrics = evaluate(model, clips, speakers, baselines, lip_basis)
             metrics["epoch"] = float(total_steps // sampler.steps_per_epoch)
+            for name, val in metrics.items():
+                live.log_metric(name, val, plot=False)
         metrics["final_train_loss"] = history[-1] if history else float("nan")
         # the model file holds only what the run determines (no wall-clock time), so identical runs
         # give identical files and DVC's run cache and downstream stages see no change
