@@ -9,14 +9,8 @@ from torch import nn
 from gsmoothface.a2ep.config import A2EPConfig
 from gsmoothface.a2ep.model import A2EP, DecoderLayer, alibi_bias, alibi_slopes, tiny_encoder_config
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The tiny model is latency-bound: more threads only contend on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# small batched ops are latency-bound: one torch thread, as the stages run them
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 CFG = A2EPConfig(d_model=32, ffn_dim=64, encoder_hidden=32, encoder_ffn=64, encoder_layers=1)

@@ -14,14 +14,8 @@ from gsmoothface.a2ep.predict import crossfade_weights, predict_audio, predict_e
 from gsmoothface.audio import AudioConfig, open_frontend
 from gsmoothface.errors import InputError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The tiny model is latency-bound: more threads only contend on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# small batched ops are latency-bound: one torch thread, as the stages run them
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 CFG = A2EPConfig(

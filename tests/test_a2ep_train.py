@@ -29,13 +29,8 @@ a2ep: {d_model: 48, ffn_dim: 96, encoder_hidden: 48, encoder_ffn: 96, encoder_la
 """
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The tiny model is latency-bound: more threads only contend on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# small batched ops are latency-bound: one torch thread, as the stages run them
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def wander(rng: np.random.Generator, n: int, every: int) -> np.ndarray:

@@ -89,13 +89,8 @@ def jitter(x: torch.Tensor) -> float:
 # ---------------------------------------------------------------------------------------------- tests
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The fitter's small batched ops run fastest on one thread (as the stage runs them)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# small batched ops are latency-bound: one torch thread, as the stages run them
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
