@@ -12,8 +12,16 @@ start=$(date +%s)
 dvc repro
 echo "pipeline finished in $(( $(date +%s) - start )) s"
 
-speech=$(awk -F, 'NR > 1 && $NF == "test" { print "data/raw/demo/" $1 ".mp4"; exit }' data/raw/demo/manifest.csv)
-reference=$(awk -F, 'NR > 1 && $NF == "val" { print "data/clips/" $1; exit }' data/raw/demo/manifest.csv)
+# the first utterance of the held-out (unseen) speaker, on the first held-out clip of a training speaker
+read -r speech reference < <(python - <<'PY'
+import csv
+
+rows = list(csv.DictReader(open("data/raw/demo/manifest.csv", newline="")))
+speech = next(r["video"] for r in rows if r["split"] == "test")
+reference = next(r["video"] for r in rows if r["split"] == "val")
+print(f"data/raw/demo/{speech}.mp4 data/clips/{reference}")
+PY
+)
 gsmoothface generate --audio "$speech" --reference "$reference" --out results/demo/generated.mp4
 
 echo
