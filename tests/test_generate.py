@@ -258,14 +258,21 @@ def test_generate_command_with_trained_models(tmp_path, monkeypatch):
 
     speech = load_audio(SPEECH, 16000)[: 2 * 16000]
     silence = np.zeros(int(0.8 * 16000), np.float32)
-    wav = tmp_path / "speech.wav"
-    write_wav(wav, np.concatenate([silence, speech, silence]), 16000)  # 3.6 s: frames 20-69 speak
+    room_tone = 0.003 * np.random.default_rng(0).standard_normal(len(speech) + 2 * len(silence))
     monkeypatch.chdir(REPO)  # params.yaml paths are relative to the repository
-    out = tmp_path / "trained.mp4"
-    result = CliRunner().invoke(
-        app, ["--audio", str(wav), "--reference", str(held_out[0]), "--out", str(out)]
-    )
-    assert result.exit_code == 0, result.output
+    outputs = {}
+    for name, audio in (
+        ("speech", np.concatenate([silence, speech, silence]) + room_tone),  # frames 20-69 speak
+        ("quiet", room_tone),  # the same length with no speech at all
+    ):
+        wav = tmp_path / f"{name}.wav"
+        write_wav(wav, audio.astype(np.float32), 16000)
+        outputs[name] = tmp_path / f"{name}.mp4"
+        result = CliRunner().invoke(
+            app, ["--audio", str(wav), "--reference", str(held_out[0]), "--out", str(outputs[name])]
+        )
+        assert result.exit_code == 0, result.output
+    out = outputs["speech"]
     assert probe(out).duration_s == pytest.approx(3.6, abs=0.04)
     kinds = sorted((s["codec_type"], s["codec_name"]) for s in ffmpeg.probe(str(out))["streams"])
     assert kinds == [("audio", "aac"), ("video", "h264")]
@@ -280,12 +287,15 @@ def test_generate_command_with_trained_models(tmp_path, monkeypatch):
     lm = points_from_crop(
         face_model.landmarks_224(torch.from_numpy(coeff[index])).numpy(), trans_params[index]
     )
-    frames = read_frames(out).astype(np.float32)
-    motion = []
-    for t in range(1, len(frames)):  # mean change inside the (moving) mouth box
+    # Both videos share the reference's frames and head motion, so their difference inside the
+    # mouth box is what the speech changed.
+    spoken = read_frames(outputs["speech"]).astype(np.float32)
+    quiet = read_frames(outputs["quiet"]).astype(np.float32)
+    change = []
+    for t in range(len(spoken)):
         x0, y0 = np.floor(lm[t, 48:68].min(axis=0)).astype(int) - 4
         x1, y1 = np.ceil(lm[t, 48:68].max(axis=0)).astype(int) + 4
-        motion.append(np.abs(frames[t, y0:y1, x0:x1] - frames[t - 1, y0:y1, x0:x1]).mean())
-    motion = np.array(motion)
-    in_silence = np.r_[motion[2:18], motion[72:88]].mean()
-    assert motion[24:66].mean() > 1.5 * in_silence, (motion[24:66].mean(), in_silence)
+        change.append(np.abs(spoken[t, y0:y1, x0:x1] - quiet[t, y0:y1, x0:x1]).mean())
+    change = np.array(change)
+    in_silence = np.r_[change[2:16], change[76:88]].mean()
+    assert change[24:66].mean() > 1.5 * in_silence, (change[24:66].mean(), in_silence)
