@@ -19,7 +19,7 @@ class A2EPConfig:
     ffn_dim: int = 128  # decoder feed-forward width (recipe 2048)
     n_layers: int = 1  # transformer decoder layers
     dropout: float = 0.1  # decoder and positional-encoding dropout
-    period: int = 25  # ALiBi period in frames (1 s at 25 fps)
+    period: int = 25  # ALiBi and periodic positional-encoding period in frames (1 s at 25 fps)
     exp_dim: int = 64  # expression coefficients predicted per frame
     encoder_hidden: int = 64  # log-mel encoder width (wav2vec2 front end: from the checkpoint, 768)
     encoder_layers: int = 2  # log-mel encoder transformer layers
@@ -38,8 +38,8 @@ class A2EPConfig:
     scheduled_sampling: float = 0.5  # fixed mode: share of past frames fed from the model's own prediction
     val_every: int = 1  # epochs between validations (the last epoch is always validated)
     checkpoint_every: int = 100  # optimiser steps between resumable checkpoints
-    predict_window: int = 50  # frames decoded per window at prediction time (= window)
-    predict_overlap: int = 10  # frames cross-faded between consecutive windows
+    predict_window: int = 600  # frames decoded per window at prediction time (recipe: 24 s chunks)
+    predict_overlap: int = 25  # frames cross-faded between consecutive windows
     predict_batch: int = 16  # windows decoded together
     cpu_threads: int = 1  # torch threads on CPU (the tiny model is latency-bound: one is fastest)
     seed: int = 0  # added to base.seed

@@ -13,8 +13,9 @@ Two modes (``A2EPConfig.faithful``):
 - faithful: the released code. Its ``PositionalEncoding`` indexes a batch-first tensor as
   time-first, so every token gets the same vector ``pe[0]``; training decodes autoregressively
   with no self-attention mask and uses all outputs of the last pass.
-- fixed: a real sinusoidal positional encoding, teacher-forced parallel training under the same
-  causal ALiBi mask used at inference (any batch size), and key/value-cached decoding.
+- fixed: FaceFormer's periodic sinusoidal positional encoding (period 25, as the ALiBi bias; the
+  released code has it commented out), teacher-forced parallel training under the same causal ALiBi
+  mask used at inference (any batch size), and key/value-cached decoding.
 """
 
 from __future__ import annotations
@@ -75,28 +76,25 @@ class PositionalEncoding(nn.Module):
 
     ``faithful``: every token gets ``pe[0] = [0, 1, 0, 1, ...]``, the released code's behaviour at
     its batch size of one (its ``pe[:B]`` indexes the batch axis). Otherwise token ``t`` gets
-    ``pe[start + t]``.
+    ``pe[(start + t) % period]``: FaceFormer's periodic positional encoding, whose codes repeat with
+    the ALiBi period, so a window of any length at inference uses only codes seen in training.
     """
 
-    def __init__(self, dim: int, dropout: float, faithful: bool) -> None:
+    def __init__(self, dim: int, dropout: float, faithful: bool, period: int) -> None:
         super().__init__()
-        self.dim = dim
         self.faithful = faithful
+        self.period = period
         self.dropout = nn.Dropout(dropout)
-        self._table = torch.zeros(0, dim)  # codes of positions 0.., grown on demand (not saved)
+        self.register_buffer("table", sinusoid(torch.arange(period), dim), persistent=False)
 
-    def codes(self, start: int, length: int, like: torch.Tensor) -> torch.Tensor:
+    def codes(self, start: int, length: int) -> torch.Tensor:
         """(length, dim) codes of positions ``start ..`` (all ``pe[0]`` in faithful mode)."""
         if self.faithful:
-            start, length = 0, 1
-        if self._table.shape[0] < start + length:
-            self._table = sinusoid(torch.arange(max(2 * (start + length), 256)), self.dim)
-        if self._table.device != like.device or self._table.dtype != like.dtype:
-            self._table = self._table.to(like)
-        return self._table[start : start + length]
+            return self.table[:1].expand(length, -1)
+        return self.table[torch.arange(start, start + length, device=self.table.device) % self.period]
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
-        return self.dropout(x + self.codes(start, x.shape[1], x)[None])
+        return self.dropout(x + self.codes(start, x.shape[1]).to(x.dtype)[None])
 
 
 class DecoderLayer(nn.Module):
@@ -231,7 +229,7 @@ class A2EP(nn.Module):
         self.audio_feature_map = nn.Linear(self.audio_encoder.hidden_size, cfg.d_model)
         self.obj_vector = nn.Linear(n_speakers, cfg.d_model, bias=False)  # speaker style
         self.vertice_map = nn.Linear(cfg.exp_dim, cfg.d_model)  # expression encoder
-        self.ppe = PositionalEncoding(cfg.d_model, cfg.dropout, cfg.faithful)
+        self.ppe = PositionalEncoding(cfg.d_model, cfg.dropout, cfg.faithful, cfg.period)
         self.decoder = nn.ModuleList(
             DecoderLayer(cfg.d_model, cfg.n_heads, cfg.ffn_dim, cfg.dropout) for _ in range(cfg.n_layers)
         )
