@@ -9,14 +9,16 @@ Two model sizes, both with random weights (speed does not depend on the weights)
 
 Training: the same batch of 100-frame windows is trained on in both modes; faithful mode is the
 released loop (T unmasked autoregressive passes per window), fixed mode one teacher-forced causal
-pass. Inference: the prediction path (windows of 100 frames, 20 cross-faded, 16 per batch) over
-600 and 6000 frames (24 s and 4 min of audio), with and without the key/value cache; the real-time
-factor is compute time / audio duration (< 1 is faster than real time) and includes the front end
-(log-mel, or the wav2vec2 CNN with random weights). Windows bound the uncached cost per frame, so
-the cache matters most for one long autoregressive sequence, timed separately (decoder only; the
-base size only at the first length: uncached decoding grows with the square of the length).
+pass. Inference: the prediction path over 600 and 6000 frames (24 s and 4 min of audio), with and
+without the key/value cache, in windows of the training length (100 frames, 20 cross-faded) and in
+the recipe's 24 s chunks (600 frames, 25 cross-faded); 16 windows per batch. The real-time factor is
+compute time / audio duration (< 1 is faster than real time) and includes the front end (log-mel,
+or the wav2vec2 CNN with random weights). Uncached decoding re-runs the whole prefix at every frame,
+so its cost per frame grows with the window while the cached cost does not; the audio encoder costs
+the same in both.
 
-Usage: ``python bench/a2ep.py [--threads 2] [--configs embedded base] [--frames 600 6000]``
+Usage: ``python bench/a2ep.py [--threads 2] [--configs embedded base] [--frames 600 6000]
+[--windows 100:20 600:25]``
 Targets: fixed >= 10x faithful windows/s; cached >= 5x uncached at 6000 frames; base faster than
 real time. Timings on a shared machine are noisy: the load (``uptime``) is printed.
 """
@@ -44,14 +46,13 @@ def build(name: str, faithful: bool) -> tuple[A2EP, object]:
     """(model, front end) of a configuration; the front end maps audio (S,) -> 50 Hz features."""
     torch.manual_seed(0)
     if name == "embedded":
-        cfg = dataclasses.replace(A2EPConfig(), faithful=faithful, window=WINDOW, predict_window=WINDOW)
-        cfg = dataclasses.replace(cfg, predict_overlap=20)
+        cfg = dataclasses.replace(A2EPConfig(), faithful=faithful, window=WINDOW)
         frontend = open_frontend(AudioConfig())
         return A2EP(cfg, tiny_encoder_config(frontend.dim, cfg), 8), frontend
     from transformers import Wav2Vec2Config, Wav2Vec2Model
 
     cfg = A2EPConfig(faithful=faithful, d_model=1024, n_heads=4, ffn_dim=2048, encoder_layerdrop=0.0)
-    cfg = dataclasses.replace(cfg, window=WINDOW, predict_window=WINDOW, predict_overlap=20)
+    cfg = dataclasses.replace(cfg, window=WINDOW)
     w2v = Wav2Vec2Model(Wav2Vec2Config()).eval()  # wav2vec2-base sizes
     encoder_config = {**w2v.config.to_dict(), "layerdrop": 0.0}
     frontend = open_frontend(AudioConfig())
@@ -81,29 +82,20 @@ def audio_of(frames: int) -> np.ndarray:
     return (0.1 * rng.standard_normal(frames * 640)).astype(np.float32)
 
 
-def rtf(model: A2EP, frontend, frames: int, use_cache: bool) -> tuple[float, float]:
-    """(front-end seconds, model seconds) of the prediction path over ``frames`` frames."""
+def front_end(frontend, frames: int) -> tuple[np.ndarray, float]:
+    """(features at 25 fps, seconds) of ``frames`` frames of noise audio."""
     audio = audio_of(frames)
     start = time.perf_counter()
     with torch.no_grad():
         feats = to_frame_rate(frontend(audio), frames)
-    front = time.perf_counter() - start
+    return feats, time.perf_counter() - start
+
+
+def model_seconds(model: A2EP, feats: np.ndarray, window: int, overlap: int, use_cache: bool) -> float:
+    """Seconds of the prediction path (windows, decoding, cross-fade) over the given features."""
     code = np.eye(model.n_speakers, dtype=np.float32)[0]
-    cfg = model.cfg
     start = time.perf_counter()
-    predict_expressions(
-        model, feats, code, cfg.predict_window, cfg.predict_overlap, cfg.predict_batch, use_cache
-    )
-    return front, time.perf_counter() - start
-
-
-@torch.no_grad()
-def single_sequence(model: A2EP, frames: int, use_cache: bool) -> float:
-    """Seconds to decode ``frames`` frames as one autoregressive sequence (no windows), batch 1."""
-    memory = torch.randn(1, frames, model.cfg.d_model)
-    style = model.style(torch.eye(model.n_speakers)[:1])
-    start = time.perf_counter()
-    model.decode_autoregressive(memory, style, masked=True, use_cache=use_cache)
+    predict_expressions(model, feats, code, window, overlap, 16, use_cache)
     return time.perf_counter() - start
 
 
@@ -114,15 +106,9 @@ def main() -> None:
     parser.add_argument("--frames", nargs="+", type=int, default=[600, 6000])
     parser.add_argument("--steps", type=int, default=3, help="timed training steps per mode")
     parser.add_argument(
-        "--parts", nargs="+", default=["train", "predict", "sequence"], help="tables to measure"
+        "--windows", nargs="+", default=["100:20", "600:25"], help="prediction window:overlap, frames"
     )
-    parser.add_argument(
-        "--sequence-frames",
-        nargs="+",
-        type=int,
-        default=[600, 1500],
-        help="single-sequence lengths (base: first only)",
-    )
+    parser.add_argument("--parts", nargs="+", default=["train", "predict"], help="tables to measure")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"load average: {os.getloadavg()}, torch threads: {args.threads}")
@@ -131,8 +117,6 @@ def main() -> None:
         train_table(args)
     if "predict" in args.parts:
         predict_table(args)
-    if "sequence" in args.parts:
-        sequence_table(args)
 
 
 def train_table(args: argparse.Namespace) -> None:
@@ -155,35 +139,26 @@ def train_table(args: argparse.Namespace) -> None:
 
 def predict_table(args: argparse.Namespace) -> None:
     """Real-time factor of the prediction path with and without the KV cache."""
-    print("\ninference, prediction path (windows of 100, overlap 20, 16 per batch)")
+    print("\ninference, prediction path (16 windows per batch)")
     print("RTF = (front end + model) / audio duration; speed-up of the model part")
-    header = f"{'config':<10}{'frames':>7}{'front s':>9}{'model s cached':>16}{'uncached':>10}"
+    header = f"{'config':<10}{'window':>8}{'frames':>7}{'front s':>9}{'model s cached':>16}{'uncached':>10}"
     print(header + f"{'RTF cached':>12}{'RTF uncached':>14}{'speed-up':>10}")
+    windows = [tuple(int(v) for v in w.split(":")) for w in args.windows]
     for name in args.configs:
         model, frontend = build(name, False)
         model.eval()
-        rtf(model, frontend, 120, True)  # warm-up: librosa/numba compilation, allocator
+        model_seconds(model, front_end(frontend, 120)[0], 100, 20, True)  # warm-up
         for frames in args.frames:
-            front, cached = rtf(model, frontend, frames, True)
-            _, uncached = rtf(model, frontend, frames, False)
-            rtf_cached, rtf_uncached = (front + cached) / (frames / 25), (front + uncached) / (frames / 25)
-            print(
-                f"{name:<10}{frames:>7}{front:>9.2f}{cached:>16.2f}{uncached:>10.2f}"
-                f"{rtf_cached:>12.4f}{rtf_uncached:>14.4f}{uncached / cached:>9.1f}x"
-            )
-
-
-def sequence_table(args: argparse.Namespace) -> None:
-    """Decoder-only time of one long autoregressive sequence with and without the KV cache."""
-    print("\ndecoder only, one autoregressive sequence of all frames (batch 1, no windows)")
-    print(f"{'config':<10}{'frames':>7}{'cached s':>10}{'uncached s':>12}{'speed-up':>10}")
-    for name in args.configs:
-        model, _ = build(name, False)
-        model.eval()
-        for frames in args.sequence_frames if name == "embedded" else args.sequence_frames[:1]:
-            cached = single_sequence(model, frames, True)
-            uncached = single_sequence(model, frames, False)
-            print(f"{name:<10}{frames:>7}{cached:>10.2f}{uncached:>12.2f}{uncached / cached:>9.1f}x")
+            feats, front = front_end(frontend, frames)
+            for window, overlap in windows:
+                cached = model_seconds(model, feats, window, overlap, True)
+                uncached = model_seconds(model, feats, window, overlap, False)
+                duration = frames / 25
+                print(
+                    f"{name:<10}{f'{window}:{overlap}':>8}{frames:>7}{front:>9.2f}{cached:>16.2f}"
+                    f"{uncached:>10.2f}{(front + cached) / duration:>12.4f}"
+                    f"{(front + uncached) / duration:>14.4f}{uncached / cached:>9.1f}x"
+                )
 
 
 if __name__ == "__main__":

@@ -25,11 +25,9 @@ def predict_exp(
 ) -> None:
     """Predict expression coefficients for audio of any length (windows cross-faded, no seams)."""
     with stage_errors():
-        import dataclasses
-
         import torch
 
-        from gsmoothface.a2ep.checkpoint import load_model
+        from gsmoothface.a2ep.checkpoint import load_model, trained_audio_config
         from gsmoothface.a2ep.predict import predict_audio
         from gsmoothface.atomic import write_npy
         from gsmoothface.audio import AudioConfig, load_audio, open_frontend
@@ -42,9 +40,7 @@ def predict_exp(
         net, info = load_model(model, device)
         torch.set_num_threads(net.cfg.cpu_threads)
         # the front end the model was trained with; only the weights folder comes from this machine's params
-        trained = load_section(AudioConfig, "audio", {"audio": info["audio"]})
-        local = load_section(AudioConfig, "audio", raw)
-        audio_cfg = dataclasses.replace(trained, wav2vec2_dir=local.wav2vec2_dir or trained.wav2vec2_dir)
+        audio_cfg = trained_audio_config(info, load_section(AudioConfig, "audio", raw))
         wave = load_audio(audio, info["sample_rate"], audio_cfg.min_duration_s, audio_cfg.silence_peak)
         frontend = open_frontend(audio_cfg, info["sample_rate"], device)
         exp = predict_audio(net, info, frontend, wave, None if speaker == "mean" else speaker)

@@ -21,3 +21,22 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_wav2vec2(tmp_path_factory):
+    """A small random wav2vec2 written with ``save_pretrained``: the real loading path, tiny sizes."""
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+
+    folder = tmp_path_factory.mktemp("wav2vec2")
+    config = Wav2Vec2Config(
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(32, 32, 32, 32, 32, 32, 32),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=4,
+    )
+    Wav2Vec2Model(config).save_pretrained(folder)
+    return folder

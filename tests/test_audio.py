@@ -59,24 +59,8 @@ def test_to_frame_rate_is_window_consistent():
     assert np.allclose(whole[100], 0.625 * feats[200] + 0.375 * feats[201], atol=1e-6)
 
 
-def _tiny_wav2vec2(folder):
-    from transformers import Wav2Vec2Config, Wav2Vec2Model
-
-    config = Wav2Vec2Config(
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        conv_dim=(32, 32, 32, 32, 32, 32, 32),
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=4,
-    )
-    Wav2Vec2Model(config).save_pretrained(folder)
-
-
-def test_wav2vec2_cnn_features_through_save_pretrained(tmp_path):
-    folder = tmp_path / "w2v"
-    _tiny_wav2vec2(folder)
+def test_wav2vec2_cnn_features_through_save_pretrained(tiny_wav2vec2):
+    folder = tiny_wav2vec2
     frontend = open_frontend(AudioConfig(frontend="wav2vec2", wav2vec2_dir=folder, chunk_s=1.0))
     assert frontend.dim == 32
     audio = tone(2.7, 16000).astype(np.float32)

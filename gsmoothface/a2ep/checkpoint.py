@@ -18,6 +18,7 @@ done), ``history`` (per-step training loss) and ``fingerprint`` (config and data
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -67,3 +68,14 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[A2
     model = build_model(info)
     model.load_state_dict(info.pop("state_dict"))
     return model.to(device).eval(), info
+
+
+def trained_audio_config(info: dict[str, Any], local: Any = None) -> Any:
+    """The ``AudioConfig`` a model was trained with (stored in its file), with the wav2vec2 weights
+    folder of this machine's ``audio`` section (``local``) when that names one."""
+    from gsmoothface.audio import AudioConfig
+    from gsmoothface.config import load_section
+
+    trained = load_section(AudioConfig, "audio", {"audio": info["audio"]})
+    weights = getattr(local, "wav2vec2_dir", None) or trained.wav2vec2_dir
+    return dataclasses.replace(trained, wav2vec2_dir=weights)

@@ -38,8 +38,8 @@ class A2EPConfig:
     scheduled_sampling: float = 0.5  # fixed mode: share of past frames fed from the model's own prediction
     val_every: int = 1  # epochs between validations (the last epoch is always validated)
     checkpoint_every: int = 100  # optimiser steps between resumable checkpoints
-    predict_window: int = 600  # frames decoded per window at prediction time (recipe: 24 s chunks)
-    predict_overlap: int = 25  # frames cross-faded between consecutive windows
+    predict_window: int = 50  # frames decoded per window at prediction time (recipe: 600, its 24 s chunks)
+    predict_overlap: int = 10  # frames cross-faded between consecutive windows
     predict_batch: int = 16  # windows decoded together
     cpu_threads: int = 1  # torch threads on CPU (the tiny model is latency-bound: one is fastest)
     seed: int = 0  # added to base.seed

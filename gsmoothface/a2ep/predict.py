@@ -2,9 +2,12 @@
 
 The released demo cuts audio into independent 24 s chunks, so the expression sequence jumps where
 chunks meet and the ALiBi mask caps a chunk at 600 frames. Here the frame sequence is covered by
-windows of ``predict_window`` frames (the training length, so positions stay in the trained range)
-that overlap by ``predict_overlap`` frames; each window is decoded autoregressively from the style
-token, and consecutive windows are blended with linear cross-fade weights across the overlap.
+windows of ``predict_window`` frames that overlap by ``predict_overlap`` frames; each window is
+decoded autoregressively from the style token, and consecutive windows are blended with linear
+cross-fade weights across the overlap. The periodic positional codes make any window length valid
+(the recipe's is 600 frames); on the embedded demo, windows of the training length were the most
+accurate (held-out clips of each speaker joined: lip vertex error 1.32 mm at 50 frames, 1.38 mm
+at 600).
 Windows are decoded ``predict_batch`` at a time, so memory does not grow with the audio length.
 """
 

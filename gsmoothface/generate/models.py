@@ -21,15 +21,12 @@ def load_predictor(
     The audio front end is the one the model was trained with (stored in the model file); only the
     wav2vec2 weights folder comes from this machine's ``audio`` section (``local_audio``).
     """
-    from gsmoothface.a2ep.checkpoint import load_model
+    from gsmoothface.a2ep.checkpoint import load_model, trained_audio_config
     from gsmoothface.a2ep.predict import predict_audio
-    from gsmoothface.audio import AudioConfig, open_frontend
-    from gsmoothface.config import load_section
+    from gsmoothface.audio import open_frontend
 
     model, info = load_model(path, device)
-    trained = load_section(AudioConfig, "audio", {"audio": info["audio"]})
-    weights = getattr(local_audio, "wav2vec2_dir", None) or trained.wav2vec2_dir
-    frontend = open_frontend(dataclasses.replace(trained, wav2vec2_dir=weights), info["sample_rate"], device)
+    frontend = open_frontend(trained_audio_config(info, local_audio), info["sample_rate"], device)
     speakers = list(info["speakers"])
 
     def predict(audio: np.ndarray, n_frames: int, speaker: str | None) -> np.ndarray:
