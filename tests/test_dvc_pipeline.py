@@ -65,11 +65,8 @@ def test_reproduction_is_deterministic(project, tmp_path):
     out = sh(repo, "dvc", "repro", "--force", "--single-item", *targets).stdout
     assert ran_stages(out) == set(targets)
     after = locked(repo)
-    for stage in ("slice@spk00_u01", "fit_3dmm@spk00_u01", "audio_features@spk00_u01"):
+    for stage in targets:  # the A2EP model and its DVCLive folder (metrics, loss curves) too
         assert after[stage]["outs"] == before[stage]["outs"], stage
-    assert out_md5(repo, "train_a2ep", "models/a2ep.pt") == next(
-        o["md5"] for o in before["train_a2ep"]["outs"] if o["path"] == "models/a2ep.pt"
-    )
 
 
 def test_an_a2ep_param_touches_only_training_and_the_run_cache_restores(project, tmp_path):

@@ -255,10 +255,10 @@ def train_a2ep(
         # give identical files and DVC's run cache and downstream stages see no change
         ckpt.save(model_path, {**info, "state_dict": model.state_dict(), "metrics": dict(metrics)})
         checkpoint_path.unlink(missing_ok=True)  # finished: a forced re-run trains afresh
-        metrics["train_seconds_this_run"] = time.perf_counter() - started
-        for name in ("train_seconds_this_run", "final_train_loss"):
-            live.log_metric(name, metrics[name], plot=False)
+        live.log_metric("final_train_loss", metrics["final_train_loss"], plot=False)
         live.end()
+        # printed by the stage, kept out of the logged metrics so that identical runs log identical files
+        metrics["train_seconds_this_run"] = time.perf_counter() - started
     if world > 1:
         torch.distributed.barrier()
     return metrics
