@@ -1,9 +1,15 @@
 """blend -> train-taft -> translate end to end on two tiny generated clips (CPU, synthetic face model)."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from typer.testing import CliRunner
 
@@ -123,3 +129,46 @@ def test_blend_reports_missing_fit(workspace):
     args += [str(w / "x"), "--params", str(w / "params.yaml")]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1 and "missing" in result.output
+
+
+@pytest.mark.skipif(
+    shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None, reason="no torchrun"
+)
+def test_train_taft_under_torchrun(workspace):
+    """Two processes (gloo on CPU) train the DDP-wrapped generator and discriminator; rank 0 alone
+    evaluates, logs and writes the model."""
+    w = workspace
+    p = ["--params", str(w / "params.yaml")]
+    if not (w / "blended" / "c0").is_dir():
+        _run(
+            ["blend", "--clips", str(w / "clips"), "--fits", str(w / "3dmm"), "--out", str(w / "blended"), *p]
+        )
+    run = w / "ddp"
+    run.mkdir()
+    params = yaml.safe_load((w / "params.yaml").read_text())
+    params["taft"] |= {"gan_weight": 0.5, "disc_channels": 8, "disc_layers": 2}  # the discriminator too
+    (run / "params.yaml").write_text(yaml.safe_dump(params))
+    args = [
+        *("train-taft", "--blended", str(w / "blended"), "--model", str(run / "taft.pt")),
+        *("--checkpoint", str(run / "taft.ckpt"), "--live", str(run / "live")),
+        *("--params", str(run / "params.yaml")),
+    ]
+    torchrun = [str(Path(sys.executable).parent / "torchrun"), "--standalone", "--nproc_per_node", "2"]
+    result = subprocess.run(
+        [*torchrun, "-m", "stages", *args],
+        cwd=Path(__file__).resolve().parents[1],
+        env=dict(os.environ, OMP_NUM_THREADS="1", DVC_NO_ANALYTICS="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert result.stdout.count("epoch 2/2 step 4:") == 1  # one process reports
+    model = torch.load(run / "taft.pt", map_location="cpu", weights_only=False)
+    assert model["step"] == 4 and model["discriminator"] is not None
+    rows = (run / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
+    assert len(rows) == 1 + 4  # header + one row per step, logged once
+    metrics = json.loads((run / "live" / "metrics.json").read_text())
+    assert np.isfinite(metrics["eval"]["psnr"])
+    assert not (run / "taft.ckpt").exists()
