@@ -124,3 +124,16 @@ def test_hard_joins_would_show(model):
         return step[at].mean() / np.delete(step, at).mean()
 
     assert join_ratio(hard, window_starts(1500, 50, 0)) > join_ratio(soft, window_starts(1500, 50, 10))
+
+
+def test_model_files_of_older_or_other_formats_are_refused(tmp_path):
+    from gsmoothface.a2ep import checkpoint
+    from gsmoothface.errors import MissingAssetError
+
+    for found, message in (("gsmoothface-a2ep/1", "older format.*retrain"), ("taft/1", "not an A2EP model")):
+        path = tmp_path / f"{found.replace('/', '_')}.pt"
+        torch.save({"format": found}, path)
+        with pytest.raises(MissingAssetError, match=message):
+            checkpoint.load_model(path)
+    with pytest.raises(MissingAssetError, match="train-a2ep"):
+        checkpoint.load_model(tmp_path / "absent.pt")

@@ -2,7 +2,7 @@
 
 ``models/a2ep.pt`` is a ``torch.save`` dict::
 
-    format          "gsmoothface-a2ep/1"
+    format          "gsmoothface-a2ep/2" (version 1: absolute positional codes in fixed mode)
     config          A2EPConfig as a dict
     encoder_config  Wav2Vec2Config keyword arguments of the audio encoder
     speakers        training speakers, in one-hot order
@@ -31,7 +31,8 @@ from gsmoothface.a2ep.model import A2EP
 from gsmoothface.atomic import write_torch
 from gsmoothface.errors import MissingAssetError
 
-FORMAT = "gsmoothface-a2ep/1"
+FORMAT = "gsmoothface-a2ep/2"
+OLDER_FORMATS = {"gsmoothface-a2ep/1": "its fixed mode used absolute positional codes, now periodic"}
 
 
 def fingerprint(*parts: Any) -> str:
@@ -61,10 +62,14 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[A2
     if not path.is_file():
         raise MissingAssetError(f"{path}: A2EP model not found; train it with `gsmoothface train-a2ep`")
     info = torch.load(path, map_location="cpu", weights_only=False)
-    if info.get("format") != FORMAT:
+    found = info.get("format")
+    if found in OLDER_FORMATS:
         raise MissingAssetError(
-            f"{path}: not an A2EP model file (format {info.get('format')!r}, want {FORMAT})"
+            f"{path}: A2EP model of an older format ({found}: {OLDER_FORMATS[found]}); "
+            "retrain it with `gsmoothface train-a2ep`"
         )
+    if found != FORMAT:
+        raise MissingAssetError(f"{path}: not an A2EP model file (format {found!r}, want {FORMAT})")
     model = build_model(info)
     model.load_state_dict(info.pop("state_dict"))
     return model.to(device).eval(), info
