@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +10,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from tests.launch import needs_torchrun, run_stage, torchrun
 from tests.test_a2ep_train import write_clip
 
-ROOT = Path(__file__).resolve().parents[1]
 # Dropout, SpecAugment and scheduled sampling draw from per-rank generators, so they are off here:
 # the comparison is then exact up to the order of floating-point sums.
 PARAMS = """\
@@ -29,34 +25,22 @@ a2ep: {d_model: 32, ffn_dim: 64, encoder_hidden: 32, encoder_ffn: 64, encoder_la
 """
 
 
-def _train(root: Path, run: str, launcher: list[str]) -> tuple[np.ndarray, dict[str, float]]:
-    """Train with ``launcher`` (python or torchrun); (per-step loss, final metrics)."""
+def _train(root: Path, run: str, launcher: list[str] | None) -> tuple[np.ndarray, dict[str, float]]:
+    """Train with ``launcher`` (None: plain python; or torchrun); (per-step loss, final metrics)."""
     args = [
         *("train-a2ep", "--clips", str(root / "clips"), "--features", str(root / "audio")),
         *("--targets", "truth", "--model", str(root / run / "a2ep.pt")),
         *("--checkpoint", str(root / run / "a2ep.ckpt"), "--live", str(root / run / "live")),
         *("--params", str(root / "params.yaml")),
     ]
-    env = dict(os.environ, OMP_NUM_THREADS="1", DVC_NO_ANALYTICS="1")
-    result = subprocess.run(
-        [*launcher, "-m", "stages", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
+    run_stage(args, launcher)
     with (root / run / "live" / "plots" / "metrics" / "train" / "loss.tsv").open() as fh:
         losses = np.array([float(row["loss"]) for row in csv.DictReader(fh, delimiter="\t")])
     metrics = torch.load(root / run / "a2ep.pt", map_location="cpu", weights_only=False)["metrics"]
     return losses, metrics
 
 
-@pytest.mark.skipif(
-    shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None, reason="no torchrun"
-)
+@needs_torchrun
 def test_two_processes_give_the_single_process_losses(tmp_path):
     from stages.cli import app
 
@@ -69,10 +53,8 @@ def test_two_processes_give_the_single_process_losses(tmp_path):
     result = CliRunner().invoke(app, [*args, "--params", str(tmp_path / "params.yaml")])
     assert result.exit_code == 0, result.output
 
-    bin_dir = Path(sys.executable).parent
-    single, single_metrics = _train(tmp_path, "one", [sys.executable])
-    torchrun = [str(bin_dir / "torchrun"), "--standalone", "--nproc_per_node", "2"]
-    double, double_metrics = _train(tmp_path, "two", torchrun)
+    single, single_metrics = _train(tmp_path, "one", None)
+    double, double_metrics = _train(tmp_path, "two", torchrun(2))
 
     assert len(single) == len(double) >= 12
     assert single[-1] < 0.7 * single[0]  # it trained

@@ -1,11 +1,6 @@
 """blend -> train-taft -> translate end to end on two tiny generated clips (CPU, synthetic face model)."""
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +11,7 @@ from typer.testing import CliRunner
 from gsmoothface.blend import BlendedClip
 from gsmoothface.media import VideoWriter, probe, read_frames
 from stages.cli import app
+from tests.launch import needs_torchrun, run_stage, torchrun
 
 FRAMES = 8
 SIZE = 32
@@ -70,11 +66,19 @@ def _run(args):
     return result.output
 
 
-def test_blend_train_translate(workspace):
+@pytest.fixture(scope="module")
+def blended(workspace):
+    """The workspace's clips through the `blend` stage."""
+    w = workspace
+    args = ["blend", "--clips", str(w / "clips"), "--fits", str(w / "3dmm"), "--out", str(w / "blended")]
+    _run([*args, "--params", str(w / "params.yaml")])
+    return w / "blended"
+
+
+def test_blend_train_translate(workspace, blended):
     w = workspace
     p = ["--params", str(w / "params.yaml")]
-    _run(["blend", "--clips", str(w / "clips"), "--fits", str(w / "3dmm"), "--out", str(w / "blended"), *p])
-    clip = BlendedClip.open(w / "blended" / "c0")
+    clip = BlendedClip.open(blended / "c0")
     assert clip.blended.shape == (FRAMES, SIZE, SIZE, 3) and clip.meta["split"] == "train"
     np.testing.assert_array_equal(clip.frame, read_frames(w / "clips" / "c0" / "video.mp4", size=SIZE))
     outside = clip.mask == 0
@@ -86,7 +90,7 @@ def test_blend_train_translate(workspace):
         [
             "train-taft",
             "--blended",
-            str(w / "blended"),
+            str(blended),
             "--model",
             str(model),
             "--checkpoint",
@@ -131,40 +135,23 @@ def test_blend_reports_missing_fit(workspace):
     assert result.exit_code == 1 and "missing" in result.output
 
 
-@pytest.mark.skipif(
-    shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None, reason="no torchrun"
-)
-def test_train_taft_under_torchrun(workspace):
+@needs_torchrun
+def test_train_taft_under_torchrun(workspace, blended):
     """Two processes (gloo on CPU) train the DDP-wrapped generator and discriminator; rank 0 alone
     evaluates, logs and writes the model."""
     w = workspace
-    p = ["--params", str(w / "params.yaml")]
-    if not (w / "blended" / "c0").is_dir():
-        _run(
-            ["blend", "--clips", str(w / "clips"), "--fits", str(w / "3dmm"), "--out", str(w / "blended"), *p]
-        )
     run = w / "ddp"
     run.mkdir()
     params = yaml.safe_load((w / "params.yaml").read_text())
     params["taft"] |= {"gan_weight": 0.5, "disc_channels": 8, "disc_layers": 2}  # the discriminator too
     (run / "params.yaml").write_text(yaml.safe_dump(params))
     args = [
-        *("train-taft", "--blended", str(w / "blended"), "--model", str(run / "taft.pt")),
+        *("train-taft", "--blended", str(blended), "--model", str(run / "taft.pt")),
         *("--checkpoint", str(run / "taft.ckpt"), "--live", str(run / "live")),
         *("--params", str(run / "params.yaml")),
     ]
-    torchrun = [str(Path(sys.executable).parent / "torchrun"), "--standalone", "--nproc_per_node", "2"]
-    result = subprocess.run(
-        [*torchrun, "-m", "stages", *args],
-        cwd=Path(__file__).resolve().parents[1],
-        env=dict(os.environ, OMP_NUM_THREADS="1", DVC_NO_ANALYTICS="1"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert result.stdout.count("epoch 2/2 step 4:") == 1  # one process reports
+    output = run_stage(args, torchrun(2))
+    assert output.count("epoch 2/2 step 4:") == 1  # one process reports
     model = torch.load(run / "taft.pt", map_location="cpu", weights_only=False)
     assert model["step"] == 4 and model["discriminator"] is not None
     rows = (run / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
