@@ -29,6 +29,8 @@ import torch
 from gsmoothface.a2ep.config import A2EPConfig
 from gsmoothface.a2ep.model import A2EP
 from gsmoothface.atomic import write_torch
+from gsmoothface.audio.config import AudioConfig
+from gsmoothface.config import load_section
 from gsmoothface.errors import MissingAssetError
 
 FORMAT = "gsmoothface-a2ep/2"
@@ -75,12 +77,9 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[A2
     return model.to(device).eval(), info
 
 
-def trained_audio_config(info: dict[str, Any], local: Any = None) -> Any:
+def trained_audio_config(info: dict[str, Any], local: AudioConfig | None = None) -> AudioConfig:
     """The ``AudioConfig`` a model was trained with (stored in its file), with the wav2vec2 weights
     folder of this machine's ``audio`` section (``local``) when that names one."""
-    from gsmoothface.audio import AudioConfig
-    from gsmoothface.config import load_section
-
     trained = load_section(AudioConfig, "audio", {"audio": info["audio"]})
-    weights = getattr(local, "wav2vec2_dir", None) or trained.wav2vec2_dir
+    weights = (local.wav2vec2_dir if local is not None else None) or trained.wav2vec2_dir
     return dataclasses.replace(trained, wav2vec2_dir=weights)

@@ -9,12 +9,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from gsmoothface.audio.config import AudioConfig
 from gsmoothface.errors import InputError, MissingAssetError
 from gsmoothface.generate.drive import ExpressionPredictor, Translator
 
 
 def load_predictor(
-    path: Path, local_audio: object, device: torch.device | str = "cpu"
+    path: Path, local_audio: AudioConfig, device: torch.device | str = "cpu"
 ) -> tuple[ExpressionPredictor, list[str]]:
     """A trained A2EP as an :data:`ExpressionPredictor`, and its training speakers.
 
