@@ -17,8 +17,8 @@ or the wav2vec2 CNN with random weights). Uncached decoding re-runs the whole pr
 so its cost per frame grows with the window while the cached cost does not; the audio encoder costs
 the same in both.
 
-Usage: ``python bench/a2ep.py [--threads 2] [--configs embedded base] [--frames 600 6000]
-[--windows 100:20 600:25]``
+Usage: ``python bench/a2ep.py [--device cpu|cuda] [--threads 2] [--configs embedded base]
+[--frames 600 6000] [--windows 100:20 600:25] [--batch B]``
 Targets: fixed >= 10x faithful windows/s; cached >= 5x uncached at 6000 frames; base faster than
 real time. Timings on a shared machine are noisy: the load (``uptime``) is printed.
 """
@@ -60,20 +60,28 @@ def build(name: str, faithful: bool) -> tuple[A2EP, object]:
     return A2EP(cfg, encoder_config, 8), frontend
 
 
+def synchronize() -> None:
+    """Wait for queued GPU work, so that wall time covers it."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def median_seconds(run, steps: int) -> float:
     """Median wall time of ``run()`` over ``steps`` calls after one warm-up call."""
     times = []
     for _ in range(steps + 1):
+        synchronize()
         start = time.perf_counter()
         run()
+        synchronize()
         times.append(time.perf_counter() - start)
     return float(np.median(times[1:]))
 
 
 def train_step_seconds(model: A2EP, feats: torch.Tensor, exp: torch.Tensor, steps: int) -> float:
     """Seconds per optimiser step on one fixed batch."""
-    speaker = torch.eye(model.n_speakers)[torch.arange(feats.shape[0]) % model.n_speakers]
-    loss_fn = ExpressionLoss(torch.randn(64, 50, 3), torch.ones(50, dtype=torch.bool))
+    speaker = torch.eye(model.n_speakers)[torch.arange(feats.shape[0]) % model.n_speakers].to(feats.device)
+    loss_fn = ExpressionLoss(torch.randn(64, 50, 3), torch.ones(50, dtype=torch.bool)).to(feats.device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     model.train()
 
@@ -114,44 +122,51 @@ def front_end(frontend, frames: int) -> tuple[np.ndarray, float]:
 def model_seconds(model: A2EP, feats: np.ndarray, window: int, overlap: int, use_cache: bool) -> float:
     """Seconds of the prediction path (windows, decoding, cross-fade) over the given features."""
     code = np.eye(model.n_speakers, dtype=np.float32)[0]
+    synchronize()
     start = time.perf_counter()
     predict_expressions(model, feats, code, window, overlap, 16, use_cache)
+    synchronize()
     return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu", help="where the model runs (the front end stays on CPU)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--configs", nargs="+", default=["embedded", "base"])
     parser.add_argument("--frames", nargs="+", type=int, default=[600, 6000])
     parser.add_argument("--steps", type=int, default=3, help="timed training steps per mode")
+    parser.add_argument("--batch", type=int, default=0, help="windows per step (0: 8 embedded, 2 base)")
     parser.add_argument(
         "--windows", nargs="+", default=["100:20", "600:25"], help="prediction window:overlap, frames"
     )
     parser.add_argument("--parts", nargs="+", default=["train", "predict"], help="tables to measure")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"load average: {os.getloadavg()}, torch threads: {args.threads}")
+    device = torch.device(args.device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    print(f"load average: {os.getloadavg()}, torch threads: {args.threads}, device: {name}")
 
     if "train" in args.parts:
-        train_table(args)
+        train_table(args, device)
     if "predict" in args.parts:
-        predict_table(args)
+        predict_table(args, device)
 
 
-def train_table(args: argparse.Namespace) -> None:
+def train_table(args: argparse.Namespace, device: torch.device) -> None:
     """Training windows/s, faithful vs fixed, on the same batch."""
     print("\ntraining (same batch of 100-frame windows); the audio encoder's forward + backward runs once")
     print("per window in both modes: 'beyond encoder' compares the rest of the two steps")
     header = f"{'config':<10}{'batch':>6}{'faithful win/s':>16}{'fixed win/s':>13}{'ratio':>8}"
     print(header + f"{'encoder s/step':>16}{'beyond encoder':>16}")
     for name in args.configs:
-        batch = 8 if name == "embedded" else 2
+        batch = args.batch or (8 if name == "embedded" else 2)
         seconds = {}
         for faithful in (True, False):
             model, frontend = build(name, faithful)
-            feats = torch.randn(batch, WINDOW, frontend.dim)
-            exp = 0.1 * torch.randn(batch, WINDOW, 64)
+            model.to(device)
+            feats = torch.randn(batch, WINDOW, frontend.dim).to(device)
+            exp = (0.1 * torch.randn(batch, WINDOW, 64)).to(device)
             steps = args.steps if not faithful else max(1, args.steps // 2)
             seconds[faithful] = train_step_seconds(model, feats, exp, steps)
         encoder = encoder_seconds(model, feats, args.steps)
@@ -162,7 +177,7 @@ def train_table(args: argparse.Namespace) -> None:
         )
 
 
-def predict_table(args: argparse.Namespace) -> None:
+def predict_table(args: argparse.Namespace, device: torch.device) -> None:
     """Real-time factor of the prediction path with and without the KV cache."""
     print("\ninference, prediction path (16 windows per batch)")
     print("RTF = (front end + model) / audio duration; speed-up of the model part")
@@ -171,7 +186,7 @@ def predict_table(args: argparse.Namespace) -> None:
     windows = [tuple(int(v) for v in w.split(":")) for w in args.windows]
     for name in args.configs:
         model, frontend = build(name, False)
-        model.eval()
+        model.to(device).eval()
         model_seconds(model, front_end(frontend, 120)[0], 100, 20, True)  # warm-up
         for frames in args.frames:
             feats, front = front_end(frontend, frames)

@@ -122,6 +122,16 @@ def test_perceptual_loss_with_vgg(vgg_file):
     )
 
 
+def test_perceptual_pyramid_stops_at_the_smallest_vgg_input(vgg_file):
+    """Training crops of 64 px with the recipe's 4 scales: the 8 px scale is left out, not a crash."""
+    path, _ = vgg_file
+    real = torch.rand(1, 3, 64, 64) * 2 - 1
+    fake = (real + 0.3 * torch.randn_like(real)).clamp(-1, 1)
+    loss = {n: build_loss(TaftConfig(vgg19_weights=path, perceptual_scales=n)) for n in (2, 3, 4)}
+    perceptual = {n: loss[n](fake, real)[1]["perceptual"] for n in (2, 3, 4)}
+    assert perceptual[4] == perceptual[3] > perceptual[2]
+
+
 def test_ssim_matches_scikit_image():
     metrics = pytest.importorskip("skimage.metrics")
     rng = np.random.default_rng(1)

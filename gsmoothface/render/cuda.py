@@ -6,10 +6,12 @@ missing. One context per CUDA device, created on first use.
 
 from __future__ import annotations
 
+import sys
 from types import ModuleType
 from typing import Any
 
 import torch
+from torch.utils import cpp_extension
 
 from gsmoothface.errors import InputError, MissingAssetError
 
@@ -49,7 +51,18 @@ def _device(t: torch.Tensor) -> torch.device:
 
 def _context(device: torch.device) -> Any:
     if device not in _CONTEXTS:
-        _CONTEXTS[device] = nvdiffrast_torch().RasterizeCudaContext(device=device)
+        dr = nvdiffrast_torch()
+        try:
+            context = dr.RasterizeCudaContext(device=device)
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith("nvdiffrast_plugin"):
+                raise
+            # nvdiffrast builds its plugin with torch.utils.cpp_extension and then imports it by name,
+            # which finds it only when the build folder is on sys.path; recent torch no longer puts it
+            # there (nvdiffrast 0.3.3 with torch 2.11), so add it and import the built plugin again.
+            sys.path.append(cpp_extension._get_build_directory(exc.name, False))
+            context = dr.RasterizeCudaContext(device=device)
+        _CONTEXTS[device] = context
     return _CONTEXTS[device]
 
 

@@ -11,6 +11,9 @@ from gsmoothface.taft.config import TaftConfig
 from gsmoothface.taft.ssim import ssim
 from gsmoothface.taft.vgg import Vgg19Features, load_vgg19
 
+# relu5_1 comes after four 2x2 max-pools: images under 16 px have no features there.
+MIN_VGG_SIDE = 16
+
 
 def gram(features: torch.Tensor) -> torch.Tensor:
     """Gram matrix ``F F^T / (c h w)`` of (B, C, H, W) features -> (B, C, C)."""
@@ -23,7 +26,8 @@ class TaftLoss(nn.Module):
     """The generator's reconstruction loss (PIRender / GSmoothFace TAFT ``PerceptualLoss``).
 
     With ``vgg``: ``l1 |G - GT| + w_p [sum_{scales, relu1_1..relu5_1} |phi(G_s) - phi(GT_s)|
-    + w_s sum_l |Gram(phi(G)) - Gram(phi(GT))|]`` (style at full scale only).
+    + w_s sum_l |Gram(phi(G)) - Gram(phi(GT))|]`` (style at full scale only). Scales whose image
+    would be under 16 px are left out (the recipe's 4 scales of 512 px frames all reach 64 px).
     Without: ``l1 |G - GT| + w_ssim (1 - SSIM(G, GT))``.
     """
 
@@ -53,6 +57,8 @@ class TaftLoss(nn.Module):
         x, y = fake01, real01
         for scale in range(cfg.perceptual_scales):
             if scale:
+                if min(x.shape[-2:]) < 2 * MIN_VGG_SIDE:
+                    break  # the remaining scales are too small for the deepest VGG layer
                 x = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False)
                 y = F.interpolate(y, scale_factor=0.5, mode="bilinear", align_corners=False)
             fx = self.vgg(x)
