@@ -20,7 +20,7 @@ from gsmoothface.taft.vgg import VGG19_LAYOUT, load_vgg19
 from tests.taft_fixture import make_clips
 
 TINY = {"base_channels": 8, "max_channels": 16, "batch_size": 8, "patch": 0, "lr": 2e-3, "ema_decay": 0.99}
-TINY |= {"eval_frames": 16, "log_every": 5, "grid_frames": 2}
+TINY |= {"epochs": 4, "eval_frames": 16, "log_every": 5, "grid_frames": 2}
 
 
 @pytest.fixture(scope="module")

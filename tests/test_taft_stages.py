@@ -54,6 +54,7 @@ def workspace(tmp_path_factory):
             "grid_frames": 2,
             "log_every": 1,
             "translate_batch": 4,
+            "threads": 1,
         },
     }
     (root / "params.yaml").write_text(yaml.safe_dump(params))

@@ -19,7 +19,7 @@ class TaftConfig:
     residual: bool = True  # generator adds a correction to the blended image (recipe: false, tanh image)
     batch_size: int = 8  # frames per step and process (recipe 10)
     patch: int = 64  # side of the face-centred training crops; 0 = whole frames (recipe 0)
-    epochs: int = 4  # training epochs (recipe 200)
+    epochs: int = 12  # training epochs (recipe 200)
     steps_per_epoch: int = 50  # optimiser steps per epoch; 0 = one pass over the training frames (recipe)
     lr: float = 5e-4  # Adam learning rate (recipe 1e-4)
     beta1: float = 0.5  # Adam beta1 (recipe 0.5)
@@ -47,7 +47,7 @@ class TaftConfig:
     log_every: int = 10  # steps between logged training losses
     checkpoint_every: int = 100  # steps between resume checkpoints
     num_workers: int = 0  # data loader worker processes
-    threads: int = 1  # torch CPU threads (1-2; on a shared CPU a second thread mostly waits)
+    threads: int = 2  # torch CPU threads (1-2; 2 is 1.6x faster on an idle 2-core CPU)
     translate_batch: int = 8  # frames per generator call at inference
     seed: int = 0  # added to base.seed for TAFT's sampling and initialisation
 
