@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -83,12 +84,19 @@ def render_frames(model: FaceModel, coeff: torch.Tensor, size: int, background: 
     return (image.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
-def image_error(model: FaceModel, coeff: torch.Tensor, truth: torch.Tensor, size: int = 112) -> float:
-    """Mean absolute 8-bit error of the renders of ``coeff`` against those of ``truth``, inside the face."""
-    rendered = render_frames(model, coeff, size).float()
+def image_error_against(
+    model: FaceModel, truth: torch.Tensor, size: int = 112
+) -> Callable[[torch.Tensor], float]:
+    """A function of coefficients: mean absolute 8-bit error of their renders against the renders of
+    ``truth`` (rendered once here), inside the true face."""
     images = render_frames(model, truth, size).float()
     inside = (render_frames(model, truth, size, background=0.0).float().sum(-1) > 0)[..., None]
-    return float(((rendered - images).abs() * inside).sum() / inside.sum() / 3)
+
+    def error(coeff: torch.Tensor) -> float:
+        rendered = render_frames(model, coeff, size).float()
+        return float(((rendered - images).abs() * inside).sum() / inside.sum() / 3)
+
+    return error
 
 
 def jitter(x: torch.Tensor) -> float:
@@ -190,7 +198,8 @@ def test_photometric_stage_fits_texture_and_light(model, problem):
         model, problem.lm_true[:frames], dataclasses.replace(cfg, photo_steps=0)
     ).coeff
 
-    assert image_error(model, fitted, truth) < 0.5 * image_error(model, geometry_only, truth)
+    image_error = image_error_against(model, truth)
+    assert image_error(fitted) < 0.5 * image_error(geometry_only)
     # stage 2 moves texture and lighting only; the geometry is the landmark solution
     assert torch.equal(fitted[:, 80:144], geometry_only[:, 80:144])
     assert torch.equal(fitted[:, 224:227], geometry_only[:, 224:227])
@@ -211,7 +220,8 @@ def test_photometric_stage_on_cuda_matches_cpu(model, problem):
     gpu = fit_optimize(gpu_model, problem.lm_true[:frames], cfg, images=images, render_backend="cuda").coeff
     assert gpu.device.type == "cuda"
     gpu = gpu.cpu()
-    errors = {name: image_error(model, c, truth) for name, c in (("cpu", cpu), ("cuda", gpu))}
+    image_error = image_error_against(model, truth)
+    errors = {name: image_error(c) for name, c in (("cpu", cpu), ("cuda", gpu))}
     drift = {"exp": (gpu - cpu)[:, 80:144].abs().max(), "tex+light": (gpu - cpu)[:, 144:254].abs().max()}
     print(f"image error {errors}, max |cuda - cpu| {drift}")
     # the same landmark solution, then texture and light fitted through nvdiffrast as well as on CPU
