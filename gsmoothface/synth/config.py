@@ -25,12 +25,17 @@ class SynthConfig:
     size: int = 512  # frame width and height (px)
     face_size_px: float = 300.0  # width of the neutral face in the frame (px), like an HDTF crop
     crf: int = 23  # H.264 constant rate factor: visible compression, like web video
-    # audio -> expression mapping (see gsmoothface.synth.mapping)
-    mouth_lead_frames: float = 2.0  # the mouth moves this many frames before the sound it makes
-    envelope_smooth_frames: float = 1.0  # Gaussian sigma of the loudness envelope (frames)
+    # voices (see gsmoothface.synth.speech)
+    rate_jitter: float = 0.15  # largest relative change of a speaker's speed per utterance
+    pitch_jitter: int = 15  # largest change of a speaker's pitch (espeak-ng 0-99) per utterance
+    # speech -> expression mapping (see gsmoothface.synth.mapping and .visemes)
+    mouth_lead_frames: float = 1.0  # the gesture leads the sound (plus ~50 ms anticipation of a phone)
+    loudness_weight: float = 0.3  # share of the mouth's amplitude that follows the loudness
+    pitch_gain: float = 0.2  # relative amplitude change from pitch 50 to pitch 0 or 99
     envelope_range_db: float = 40.0  # loudness range mapped to [0, 1] below the utterance peak
     speaker_scale_range: tuple[float, float] = (0.7, 1.3)  # per-speaker gain of mouth motion
-    speaker_bias_range: tuple[float, float] = (-0.05, 0.12)  # per-speaker rest opening (of full open)
+    speaker_bias_range: tuple[float, float] = (-0.06, 0.0)  # per-speaker dead zone of small openings
+    speech_utterances: int = 40  # audio-only utterances per training speaker (A2EP's extra speech)
     # motion independent of the audio
     blink_rate_hz: float = 0.3  # mean blinks per second (Poisson)
     brow_amplitude: float = 0.6  # brow motion, in units of the brow-raise coefficient
