@@ -86,7 +86,7 @@ def test_bilabials_close_the_rendered_lips_and_ah_opens_them(layer: FaceLayer) -
 
 def test_rounding_spreading_and_coarticulation() -> None:
     def phone(ipa: str, start: float, end: float):
-        from gsmoothface.synth.espeak import Phone
+        from gsmoothface.espeak import Phone
 
         return Phone(ipa, start, end)
 

@@ -23,7 +23,7 @@ import dataclasses
 import numpy as np
 from scipy import ndimage
 
-from gsmoothface.synth.espeak import Phone
+from gsmoothface.espeak import Phone
 from gsmoothface.synth.visemes import coarticulate
 
 SAMPLE_RATE = 16000  # Hz

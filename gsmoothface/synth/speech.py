@@ -14,7 +14,7 @@ import numpy as np
 from scipy import signal
 
 from gsmoothface.errors import InputError
-from gsmoothface.synth.espeak import Phone, library_available, speak
+from gsmoothface.espeak import Phone, library_available, speak
 
 # Words with varied vowels: open (/a/), rounded (/u/, /o/) and spread (/i/, /s/) mouth shapes.
 WORDS: tuple[str, ...] = (

@@ -8,7 +8,7 @@ import numpy as np
 
 from gsmoothface.face_model.model import COEFF_SLICES, N_COEFF
 from gsmoothface.synth import motion
-from gsmoothface.synth.espeak import Phone
+from gsmoothface.espeak import Phone
 from gsmoothface.synth.config import SynthConfig
 from gsmoothface.synth.expression import expression_coefficients
 from gsmoothface.synth.mapping import SAMPLES_PER_FRAME, SpeakingStyle, mouth_controls

@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from gsmoothface.synth.espeak import Phone
+from gsmoothface.espeak import Phone
 
 CONTROLS = ("jaw", "round", "stretch")
 

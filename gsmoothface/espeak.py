@@ -4,7 +4,10 @@ The ``espeak-ng`` program can say a sentence but not when each phoneme starts; t
 that as phoneme events (``espeakINITIALIZE_PHONEME_EVENTS``) at exact sample positions of its
 output, which is what the synthetic speakers articulate. Events carry the phoneme in IPA
 (``espeakINITIALIZE_PHONEME_IPA``); an empty name is a pause. The library keeps one voice at a time
-per process, so calls are serialised by the caller (the synth stage runs one per worker process).
+per process and carries state from one utterance to the next (the previous voice, filter memories,
+the C library's ``rand()``), so the same call gives other samples later in a process. The command
+``espeak-ng`` is deterministic because each run is a fresh process: :func:`speak` does the same,
+running the library in a short-lived child process (``python -m gsmoothface.espeak``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ import ctypes
 import ctypes.util
 import dataclasses
 import functools
+import json
+import subprocess
+import sys
 
 import numpy as np
 
@@ -113,7 +119,27 @@ def _engine() -> _Engine:
 def speak(
     text: str, voice: str, rate_wpm: int, pitch: int, pitch_range: int = 50, word_gap: int = 0
 ) -> tuple[np.ndarray, int, list[Phone]]:
-    """Say ``text`` and report its phonemes.
+    """Say ``text`` and report its phonemes, in a fresh process (deterministic, see the module).
+
+    Parameters and return value as :func:`speak_in_process`.
+    """
+    if not library_available():
+        raise InputError("libespeak-ng is not installed (apt-get install espeak-ng)")
+    args = [sys.executable, "-m", "gsmoothface.espeak", voice, str(rate_wpm), str(pitch)]
+    args += [str(pitch_range), str(word_gap)]
+    proc = subprocess.run(args, input=text.encode("utf-8"), capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise InputError(f"espeak-ng failed for voice {voice!r}: {proc.stderr.decode()[-300:].strip()}")
+    header, _, pcm = proc.stdout.partition(b"\n")
+    info = json.loads(header)
+    phones = [Phone(ipa, start, end) for ipa, start, end in info["phones"]]
+    return np.frombuffer(pcm, "<f4").copy(), int(info["rate"]), phones
+
+
+def speak_in_process(
+    text: str, voice: str, rate_wpm: int, pitch: int, pitch_range: int = 50, word_gap: int = 0
+) -> tuple[np.ndarray, int, list[Phone]]:
+    """Say ``text`` with the library loaded in this process, and report its phonemes.
 
     Parameters
     ----------
@@ -153,3 +179,20 @@ def speak(
         if nxt > start
     ]
     return audio, engine.rate, phones
+
+
+def _main() -> None:
+    """Child process of :func:`speak`: text on stdin; a JSON header line and float32 PCM on stdout."""
+    voice, rate_wpm, pitch, pitch_range, word_gap = sys.argv[1:6]
+    try:
+        audio, rate, phones = speak_in_process(
+            sys.stdin.read(), voice, int(rate_wpm), int(pitch), int(pitch_range), int(word_gap)
+        )
+    except InputError as exc:
+        sys.exit(str(exc))
+    header = {"rate": rate, "phones": [(p.ipa, p.start, p.end) for p in phones]}
+    sys.stdout.buffer.write(json.dumps(header).encode() + b"\n" + audio.astype("<f4").tobytes())
+
+
+if __name__ == "__main__":
+    _main()
