@@ -13,12 +13,12 @@ from scipy import ndimage
 
 from gsmoothface.config import BaseConfig
 from gsmoothface.errors import InputError
+from gsmoothface.espeak import Phone
 from gsmoothface.face_model import FaceModelConfig, load_face_model
 from gsmoothface.landmarks import read_sidecar
 from gsmoothface.media import load_audio, probe, read_frames
 from gsmoothface.synth import SynthConfig, build_corpus
 from gsmoothface.synth.face_render import FaceLayer
-from gsmoothface.espeak import Phone
 from gsmoothface.synth.mapping import SpeakingStyle, mouth_controls
 from gsmoothface.synth.speech import Voice, builtin_speech, espeak_available
 

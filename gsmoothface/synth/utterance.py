@@ -6,9 +6,9 @@ import dataclasses
 
 import numpy as np
 
+from gsmoothface.espeak import Phone
 from gsmoothface.face_model.model import COEFF_SLICES, N_COEFF
 from gsmoothface.synth import motion
-from gsmoothface.espeak import Phone
 from gsmoothface.synth.config import SynthConfig
 from gsmoothface.synth.expression import expression_coefficients
 from gsmoothface.synth.mapping import SAMPLES_PER_FRAME, SpeakingStyle, mouth_controls
