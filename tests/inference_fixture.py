@@ -84,3 +84,31 @@ def write_demo_clip(root: Path, side: int) -> Path:
     with np.load(clip / "truth.npz") as truth:
         np.savez(root / "3dmm" / f"{clip.name}.npz", coeff=truth["coeff"], trans_params=truth["trans_params"])
     return clip
+
+
+def write_inference_setup(root: Path, size: int = 64, clip_side: int = 128) -> Path:
+    """Tiny models, a demo clip and a ``params.yaml`` whose ``generate`` section finds them, under
+    ``root``; returns the params file."""
+    import yaml
+
+    write_tiny_models(root, size)
+    write_demo_clip(root, clip_side)
+    params = {
+        "base": {"device": "cpu"},
+        "audio": {},
+        "face_model": {},
+        "render": {"backend": "cpu"},
+        "blend": {"size": size},
+        "slice": {"min_seconds": 0.5},
+        "fit_3dmm": {"landmark_steps": 40, "photo_steps": 0},
+        "generate": {
+            "a2ep_model": str(root / "a2ep.pt"),
+            "taft_model": str(root / "taft.pt"),
+            "clips_dir": str(root / "clips"),
+            "fit_dir": str(root / "3dmm"),
+            "cache_dir": str(root / "cache"),
+            "chunk": 16,
+        },
+    }
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return root / "params.yaml"

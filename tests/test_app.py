@@ -18,8 +18,7 @@ from pathlib import Path
 
 import ffmpeg
 import pytest
-import yaml
-from inference_fixture import write_demo_clip, write_tiny_models
+from inference_fixture import write_inference_setup
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
 SPEECH = REAL / "speech04_ljspeech_LJ001-0001_en.wav"
@@ -65,24 +64,7 @@ def _wait_for_port(port: int, proc: subprocess.Popen, log: Path) -> None:
 def server(tmp_path_factory) -> Iterator[tuple[str, Path, Path]]:
     """The running app: (url, its temporary folder's parent, its log)."""
     root = tmp_path_factory.mktemp("app")
-    write_tiny_models(root, SIZE)
-    write_demo_clip(root, CLIP_SIDE)
-    params = {
-        "base": {"device": "cpu"},
-        "audio": {},
-        "face_model": {},
-        "render": {"backend": "cpu"},
-        "blend": {"size": SIZE},
-        "generate": {
-            "a2ep_model": str(root / "a2ep.pt"),
-            "taft_model": str(root / "taft.pt"),
-            "clips_dir": str(root / "clips"),
-            "fit_dir": str(root / "3dmm"),
-            "cache_dir": str(root / "cache"),
-            "chunk": 16,
-        },
-    }
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    write_inference_setup(root, SIZE, CLIP_SIDE)
     temp = root / "tmp"  # the app's own temporary folder goes here, to check it is removed
     temp.mkdir()
     port, log = _free_port(), root / "server.log"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -42,21 +43,20 @@ class Job:
 
 class Jobs:
     """Per-visitor folders under ``root``: ``<session>/cache`` (decoded and fitted references) and
-    ``<session>/<n>/`` (one job's output). A session's folder is removed when it closes."""
+    ``<session>/job-*/`` (one job's output). A session's folder is removed when it closes."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._lock = threading.Lock()
         self._current: dict[str, Job] = {}
-        self._count = 0
 
     def start(self, session: str) -> Job:
         """A new job of ``session`` in a fresh folder; the session's previous output is removed."""
+        folder = self._session_dir(session)
+        folder.mkdir(parents=True, exist_ok=True)
+        job = Job(Path(tempfile.mkdtemp(dir=folder, prefix="job-")))
         with self._lock:
-            self._count += 1
             previous = self._current.get(session)
-            job = Job(self._session_dir(session) / str(self._count))
-            job.folder.mkdir(parents=True)
             self._current[session] = job
         if previous is not None:
             previous.cancel.set()
