@@ -34,6 +34,7 @@ class Job:
 
     folder: Path
     cancel: threading.Event = dataclasses.field(default_factory=threading.Event)
+    finished: bool = False  # set by the caller when the job has returned or failed
 
     def check(self) -> None:
         """Raise :class:`JobCancelled` once the visitor has cancelled."""
@@ -67,7 +68,7 @@ class Jobs:
         """Flag the session's running job; False when it has none."""
         with self._lock:
             job = self._current.get(session)
-        if job is None:
+        if job is None or job.finished:
             return False
         job.cancel.set()
         return True

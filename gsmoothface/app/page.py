@@ -103,6 +103,8 @@ def build_page(inference: Inference, cfg: AppConfig, jobs: Jobs) -> gr.Blocks:
             raise gr.Error(
                 "Generation failed on an internal error; the details are in the server's log.", duration=None
             ) from None
+        finally:
+            job.finished = True
         status = (
             f"{summary['frames']} frames, {float(summary['duration_s']):.2f} s, "
             f"reference {summary['reference']}, speaker style {summary['speaker'] or 'mean'}"
