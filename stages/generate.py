@@ -33,46 +33,14 @@ def generate(
     """Predict expressions for the audio (A2EP), render them with the reference's pose, identity and
     lighting, blend (MAFB), translate (TAFT), paste back and mux the audio."""
     with stage_errors():
-        import torch
+        from gsmoothface.generate.inference import Inference
 
-        from gsmoothface.audio import AudioConfig, check_audio
-        from gsmoothface.config import BaseConfig, load_section, read_params
-        from gsmoothface.device import resolve_device
-        from gsmoothface.generate import (
-            GenerateConfig,
-            generate_video,
-            load_pipeline,
-            resolve_reference,
-            resolve_speaker,
-        )
-        from gsmoothface.media import load_audio
-
-        raw = read_params(params)
-        base = load_section(BaseConfig, "base", raw)
-        cfg = load_section(GenerateConfig, "generate", raw)
-        audio_cfg = load_section(AudioConfig, "audio", raw)
-        wave = load_audio(audio, base.sample_rate)  # ffmpeg: any container, codec, rate and layout
-        check_audio(wave, base.sample_rate, audio_cfg.min_duration_s, audio_cfg.silence_peak, str(audio))
-        device = resolve_device(base.device)
-        torch.set_num_threads(min(torch.get_num_threads(), 2))
-        pipe = load_pipeline(raw, cfg.a2ep_model, cfg.taft_model, device)  # fails fast on missing models
-        # a clip as it is; a raw video sliced and fitted once (cached by content hash)
-        ref = resolve_reference(reference, cfg, raw, device, fps=base.fps, sample_rate=base.sample_rate)
-        style = resolve_speaker(speaker if speaker is not None else cfg.speaker, ref.speaker, pipe.speakers)
-        summary = generate_video(
-            wave,
-            ref,
-            pipe.predictor,
-            pipe.blender,
-            pipe.translator,
-            out,
-            cfg,
-            pipe.size,
-            speaker=style,
-            sample_rate=base.sample_rate,
-            fps=base.fps,
-            progress_every=base.progress_every,
-        )
+        inference = Inference.open(params)  # fails fast on missing models
+        wave = inference.read_audio(audio)
+        # a clip as it is; a raw video or photo sliced and fitted once (cached by content hash)
+        ref = inference.reference(reference)
+        style = inference.speaker(speaker, ref)
+        summary = inference.generate(wave, ref, out, style)
         print(
             f"generate: wrote {out} ({summary['frames']} frames, {summary['duration_s']:.2f} s, "
             f"reference {ref.name}, speaker style {style or 'mean'})"

@@ -9,6 +9,7 @@ import ffmpeg
 import numpy as np
 import pytest
 import torch
+from inference_fixture import write_demo_clip
 
 from gsmoothface.generate import (
     GenerateConfig,
@@ -50,40 +51,9 @@ def blender(face_model):
 
 @pytest.fixture(scope="module")
 def reference_clip(tmp_path_factory) -> tuple[Path, GenerateConfig]:
-    """A clip of the embedded demo: one synthetic utterance (`synth`), cut by `slice`, its
-    ground-truth coefficients as the fit. The head is held still so that only the mouth moves."""
-    from gsmoothface.config import BaseConfig
-    from gsmoothface.face_model import FaceModelConfig
-    from gsmoothface.slicing import SliceConfig, slice_folder
-    from gsmoothface.synth.config import SynthConfig
-    from gsmoothface.synth.corpus import build_corpus
-
+    """A demo clip (head held still) and a generate config that finds it."""
     root = tmp_path_factory.mktemp("gen")
-    synth = SynthConfig(
-        n_speakers=1,
-        utterances_per_speaker=1,
-        test_speakers=0,
-        val_utterances=0,
-        words_per_utterance=(2, 3),
-        size=CLIP_SIDE,
-        face_size_px=70.0,
-        head_yaw_rad=(0.0, 0.0),
-        head_pitch_rad=0.0,
-        head_roll_rad=0.0,
-        blink_rate_hz=1e-3,  # (0 divides by zero in synth.motion.blinks)
-        gaze_rate_hz=1e-3,
-        light_change=0.0,
-    )
-    build_corpus(root / "raw", None, synth, BaseConfig(), FaceModelConfig())
-    report = slice_folder(
-        SliceConfig(input_dir=root / "raw", output_dir=root / "clips", size=CLIP_SIDE, min_seconds=0.5),
-        log=lambda line: None,
-    )
-    assert len(report.clips) == 1, report.failures
-    clip = next((root / "clips").iterdir())
-    (root / "3dmm").mkdir()
-    with np.load(clip / "truth.npz") as truth:
-        np.savez(root / "3dmm" / f"{clip.name}.npz", coeff=truth["coeff"], trans_params=truth["trans_params"])
+    clip = write_demo_clip(root, CLIP_SIDE)
     cfg = GenerateConfig(clips_dir=root / "clips", fit_dir=root / "3dmm", cache_dir=root / "cache", chunk=16)
     return clip, cfg
 

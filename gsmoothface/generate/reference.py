@@ -171,15 +171,29 @@ def prepare_reference(
 
 
 def resolve_reference(
-    path: Path, cfg: GenerateConfig, params: dict[str, Any], device: torch.device | str = "cpu", **kwargs: Any
+    path: Path,
+    cfg: GenerateConfig,
+    params: dict[str, Any],
+    device: torch.device | str = "cpu",
+    fps: int = 25,
+    sample_rate: int = 16000,
+    **kwargs: Any,
 ) -> Reference:
-    """A clip (folder, its video.mp4, or its name) as it is; any other video file through
-    :func:`prepare_reference`."""
+    """A clip (folder, its video.mp4, or its name) as it is; any other video file, or a still photo
+    made into a short still video, through :func:`prepare_reference`."""
+    from gsmoothface.generate.still import is_image, still_video
+
     path = Path(path)
     if _clip_dir(path, cfg) is not None:
         return open_reference(path, cfg)
+    if path.is_file() and is_image(path):
+        from gsmoothface.config import load_section
+        from gsmoothface.slicing import SliceConfig
+
+        seconds = load_section(SliceConfig, "slice", params).min_seconds + 0.2  # one clip, just long enough
+        path = still_video(path, cfg.cache_dir / "stills", seconds, fps, sample_rate)
     if path.is_file():
-        return prepare_reference(path, cfg, params, device, **kwargs)
+        return prepare_reference(path, cfg, params, device, fps=fps, sample_rate=sample_rate, **kwargs)
     raise InputError(f"{path}: no such clip or video (clips are looked up in {cfg.clips_dir})")
 
 
