@@ -35,7 +35,7 @@ def generate(
     with stage_errors():
         from gsmoothface.generate.inference import Inference
 
-        inference = Inference.open(params)  # fails fast on missing models
+        inference = Inference.open(params, log=print)  # fails fast on missing models
         wave = inference.read_audio(audio)
         # a clip as it is; a raw video or photo sliced and fitted once (cached by content hash)
         ref = inference.reference(reference)

@@ -27,7 +27,7 @@ def write_tiny_models(root: Path, size: int, speakers: tuple[str, ...] = ("spkA"
         "config": config_to_dict(cfg),
         "encoder_config": tiny_encoder_config(80, cfg),
         "speakers": list(speakers),
-        "audio": config_to_dict(AudioConfig()),
+        "audio": config_to_dict(AudioConfig(frontend="logmel")),
         "feature_dim": 80,
         "fps": 25,
         "sample_rate": 16000,
@@ -72,6 +72,7 @@ def write_demo_clip(root: Path, side: int) -> Path:
         blink_rate_hz=1e-3,  # (0 divides by zero in synth.motion.blinks)
         gaze_rate_hz=1e-3,
         light_change=0.0,
+        speech_utterances=1,
     )
     build_corpus(root / "raw", None, synth, BaseConfig(), FaceModelConfig())
     report = slice_folder(

@@ -23,7 +23,8 @@ def speech_corpus_features(
     progress: Callable[[range, str], Iterable[int]] = lambda items, _: items,
 ) -> dict[str, np.ndarray]:
     """Features of every utterance of ``corpus`` (synth's ``speech.npz``): the clean audio and
-    ``copies`` augmented copies (copy k of utterance i from seed ``(seed, i, k)``).
+    ``copies`` augmented copies (copy k of utterance i from seed ``(seed, i, k)``). The utterances'
+    texts guide the front end (the phonetic one aligns them instead of recognising words).
 
     Returns
     -------
@@ -36,13 +37,14 @@ def speech_corpus_features(
     with np.load(corpus) as data:
         audio, offsets = data["audio"], data["audio_offsets"]
         kept = {k: data[k] for k in ("exp", "frame_offsets", "speaker")}
+        texts = [str(t) for t in data["text"]]
     feats, utterance, copy = [], [], []
     for i in progress(range(len(offsets) - 1), "speech features"):
         wave = audio[offsets[i] : offsets[i + 1]].astype(np.float32) / 32767.0
         for k in range(copies + 1):
             draw = int(np.random.SeedSequence([seed, i, k]).generate_state(1)[0])
             x = wave if k == 0 else augment(wave, frontend.sample_rate, draw)
-            feats.append(frontend(x, f"{corpus}[{i}]"))
+            feats.append(frontend(x, f"{corpus}[{i}]", texts[i]))  # the words are known: aligned
             utterance.append(i)
             copy.append(k)
     return {

@@ -141,7 +141,9 @@ class AudioFrontend:
             return PHONETIC_DIM
         return self.cfg.n_mels if self.model is None else int(self.model.config.conv_dim[-1])
 
-    def __call__(self, audio: np.ndarray, name: str = "audio") -> np.ndarray:
+    def __call__(self, audio: np.ndarray, name: str = "audio", text: str | None = None) -> np.ndarray:
+        """Features (n, dim) at 50 Hz of ``audio`` (S,); ``text``, when known, guides the phonetic
+        front end (its words are aligned instead of recognised); the others ignore it."""
         if n_feature_frames(audio.shape[0], self.sample_rate) == 0:
             raise InputError(f"{name}: audio shorter than one {WINDOW_S * 1000:.0f} ms feature window")
         if self.model is not None:
@@ -149,7 +151,7 @@ class AudioFrontend:
         if self.phonetic_dir is not None:
             hop, win = hop_and_window(self.sample_rate)
             n = n_feature_frames(audio.shape[0], self.sample_rate)
-            return phonetic_features(audio, self.sample_rate, self.phonetic_dir, hop, win, n)
+            return phonetic_features(audio, self.sample_rate, self.phonetic_dir, hop, win, n, text)
         # log-mel frames are independent (no centring), so chunks on the frame grid are exact
         hop, win = hop_and_window(self.sample_rate)
         n = n_feature_frames(audio.shape[0], self.sample_rate)

@@ -36,8 +36,11 @@ class Inference:
     pipe: Pipeline
 
     @classmethod
-    def open(cls, params_path: Path) -> Inference:
-        """Read ``params_path`` and load A2EP, MAFB and TAFT (fails fast on missing models)."""
+    def open(cls, params_path: Path, log: Callable[[str], None] | None = None) -> Inference:
+        """Read ``params_path`` and load A2EP, MAFB and TAFT (fails fast on missing models).
+
+        ``log`` receives notes on the models, such as the audio front end's language limit.
+        """
         from gsmoothface.config import load_section, read_params
         from gsmoothface.device import resolve_device
         from gsmoothface.generate.models import load_pipeline
@@ -47,7 +50,7 @@ class Inference:
         base = load_section(BaseConfig, "base", raw)
         device = resolve_device(base.device)
         torch.set_num_threads(min(torch.get_num_threads(), MAX_THREADS))
-        pipe = load_pipeline(raw, cfg.a2ep_model, cfg.taft_model, device)
+        pipe = load_pipeline(raw, cfg.a2ep_model, cfg.taft_model, device, log=log)
         return cls(raw, base, cfg, load_section(AudioConfig, "audio", raw), device, pipe)
 
     def with_cache(self, cache_dir: Path) -> Inference:

@@ -29,7 +29,7 @@ class SynthConfig:
     rate_jitter: float = 0.15  # largest relative change of a speaker's speed per utterance
     pitch_jitter: int = 15  # largest change of a speaker's pitch (espeak-ng 0-99) per utterance
     # speech -> expression mapping (see gsmoothface.synth.mapping and .visemes)
-    mouth_lead_frames: float = 1.0  # the gesture leads the sound (plus ~50 ms anticipation of a phone)
+    mouth_lead_frames: float = 0.0  # extra gesture lead (a phone's dominance rises ~100 ms before it)
     loudness_weight: float = 0.3  # share of the mouth's amplitude that follows the loudness
     pitch_gain: float = 0.2  # relative amplitude change from pitch 50 to pitch 0 or 99
     envelope_range_db: float = 40.0  # loudness range mapped to [0, 1] below the utterance peak

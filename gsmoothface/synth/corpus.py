@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import multiprocessing
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -140,12 +140,12 @@ def build_corpus(
             for spk in speakers
             for u in range(cfg.utterances_per_speaker)
         ]
+        map_jobs: Callable[[Callable, Iterable], Iterator] = map
         if cfg.workers > 1:  # videos are independent: render them in parallel processes
             pool = ProcessPoolExecutor(cfg.workers, mp_context=multiprocessing.get_context("spawn"))
             stack.callback(pool.shutdown, wait=True, cancel_futures=True)  # a failure stops the rest
-            results: Iterator[_Result] = pool.map(_run_job, jobs)
-        else:
-            results = map(_run_job, jobs)
+            map_jobs = pool.map
+        results: Iterator[_Result] = map_jobs(_run_job, jobs)
         every = max(1, base.progress_every // 10)
         for job, result in zip(
             jobs, progress(results, "synth videos", total=len(jobs), every=every), strict=True
@@ -168,7 +168,7 @@ def build_corpus(
                 sheet.append((result.name, result.jaw))
         write_manifest(tmp / "manifest.csv", rows)
         trained = [spk for spk in speakers if split_of(spk.index, 0, cfg) != "test"]
-        n_speech = write_speech_corpus(tmp / "speech.npz", trained, cfg, root, source)
+        n_speech = write_speech_corpus(tmp / "speech.npz", trained, cfg, root, source, map_jobs)
         meta = _metadata(cfg, base, face_cfg, source, speakers, videos, rows)
         meta["speech_utterances"] = n_speech
         write_json(tmp / "synth.json", meta)
