@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
-from stages.common import stage_errors
+from stages.common import open_stage, stage_errors
+
+# the params sections the command reads (dvc.yaml lists the same for its stage)
+SECTIONS = ("base", "generate", "audio", "blend", "face_model", "render", "slice", "fit_3dmm")
 
 app = typer.Typer()
 
@@ -33,13 +36,8 @@ def generate(
     """Predict expressions for the audio (A2EP), render them with the reference's pose, identity and
     lighting, blend (MAFB), translate (TAFT), paste back and mux the audio."""
     with stage_errors():
-        import torch
-
-        from gsmoothface.audio import AudioConfig, check_audio
-        from gsmoothface.config import BaseConfig, load_section, read_params
-        from gsmoothface.device import resolve_device
+        from gsmoothface.audio import check_audio
         from gsmoothface.generate import (
-            GenerateConfig,
             generate_video,
             load_pipeline,
             resolve_reference,
@@ -47,17 +45,17 @@ def generate(
         )
         from gsmoothface.media import load_audio
 
-        raw = read_params(params)
-        base = load_section(BaseConfig, "base", raw)
-        cfg = load_section(GenerateConfig, "generate", raw)
-        audio_cfg = load_section(AudioConfig, "audio", raw)
+        stage = open_stage(params, SECTIONS, threads=2)
+        base, cfg, audio_cfg = stage.base, stage["generate"], stage["audio"]
         wave = load_audio(audio, base.sample_rate)  # ffmpeg: any container, codec, rate and layout
         check_audio(wave, base.sample_rate, audio_cfg.min_duration_s, audio_cfg.silence_peak, str(audio))
-        device = resolve_device(base.device)
-        torch.set_num_threads(min(torch.get_num_threads(), 2))
-        pipe = load_pipeline(raw, cfg.a2ep_model, cfg.taft_model, device)  # fails fast on missing models
+        device = stage.device()
+        # fails fast on missing models
+        pipe = load_pipeline(stage.params, cfg.a2ep_model, cfg.taft_model, device)
         # a clip as it is; a raw video sliced and fitted once (cached by content hash)
-        ref = resolve_reference(reference, cfg, raw, device, fps=base.fps, sample_rate=base.sample_rate)
+        ref = resolve_reference(
+            reference, cfg, stage.params, device, fps=base.fps, sample_rate=base.sample_rate
+        )
         style = resolve_speaker(speaker if speaker is not None else cfg.speaker, ref.speaker, pipe.speakers)
         summary = generate_video(
             wave,
