@@ -139,3 +139,22 @@ def test_failed_write_leaves_nothing(tmp_path):
         writer.write(np.zeros((2, 16, 16, 3), np.uint8))
         _ = 1 / 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_encoded_bytes_do_not_depend_on_the_cpu_count(tmp_path):
+    # x264 picks its thread count from the CPUs the process may use; the writer pins it
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np; from gsmoothface import media; "
+        "rng = np.random.default_rng(0); frames = rng.integers(0, 255, (30, 64, 96, 3), dtype=np.uint8); "
+        "w = media.VideoWriter(sys.argv[1], 96, 64, fps=25); w.__enter__(); w.write(frames); "
+        "w.__exit__(None, None, None)"
+    )
+    outputs = []
+    for cpus in ("0", "0-7"):
+        path = tmp_path / f"cpus{cpus}.mp4"
+        subprocess.run(["taskset", "-c", cpus, sys.executable, "-c", code, str(path)], check=True)
+        outputs.append(path.read_bytes())
+    assert outputs[0] == outputs[1]
