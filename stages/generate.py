@@ -38,6 +38,7 @@ def generate(
     with stage_errors():
         from gsmoothface.audio import check_audio
         from gsmoothface.generate import (
+            check_output,
             generate_video,
             load_pipeline,
             resolve_reference,
@@ -47,16 +48,19 @@ def generate(
 
         stage = open_stage(params, SECTIONS, threads=2)
         base, cfg, audio_cfg = stage.base, stage["generate"], stage["audio"]
+        check_output(out)
         wave = load_audio(audio, base.sample_rate)  # ffmpeg: any container, codec, rate and layout
         check_audio(wave, base.sample_rate, audio_cfg.min_duration_s, audio_cfg.silence_peak, str(audio))
         device = stage.device()
         # fails fast on missing models
         pipe = load_pipeline(stage.params, cfg.a2ep_model, cfg.taft_model, device)
+        requested = speaker if speaker is not None else cfg.speaker
+        resolve_speaker(requested, None, pipe.speakers)  # an unknown speaker fails before any slicing
         # a clip as it is; a raw video sliced and fitted once (cached by content hash)
         ref = resolve_reference(
             reference, cfg, stage.params, device, fps=base.fps, sample_rate=base.sample_rate
         )
-        style = resolve_speaker(speaker if speaker is not None else cfg.speaker, ref.speaker, pipe.speakers)
+        style = resolve_speaker(requested, ref.speaker, pipe.speakers)
         summary = generate_video(
             wave,
             ref,

@@ -12,6 +12,8 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
+from tests.model_fixture import write_tiny_models
+
 N_FRAMES = 12
 EVAL_FRAMES = 10  # evaluate.max_frames: the first 10 frames of each clip
 CLIP_SIDE = 64  # clip frame side, px
@@ -51,45 +53,6 @@ def _write_clip(root: Path, name: str, split: str, speaker: str, coeff: np.ndarr
     write_npz(root / "3dmm" / f"{name}.npz", coeff=coeff, trans_params=tp)
 
 
-def _write_models(root: Path) -> None:
-    """An untrained A2EP (its zero-initialised output layer predicts the neutral face) and TAFT."""
-    from gsmoothface.a2ep import checkpoint as a2ep_ckpt
-    from gsmoothface.a2ep.config import A2EPConfig
-    from gsmoothface.a2ep.model import tiny_encoder_config
-    from gsmoothface.audio import AudioConfig
-    from gsmoothface.config import config_to_dict
-    from gsmoothface.taft.config import TaftConfig
-    from gsmoothface.taft.train import CHECKPOINT_FORMAT, build_generator
-
-    cfg = A2EPConfig(
-        d_model=16, ffn_dim=32, encoder_hidden=16, encoder_ffn=32, predict_window=8, predict_overlap=2
-    )
-    info = {
-        "format": a2ep_ckpt.FORMAT,
-        "config": config_to_dict(cfg),
-        "encoder_config": tiny_encoder_config(80, cfg),
-        "speakers": ["spkA"],
-        "audio": config_to_dict(AudioConfig()),
-        "feature_dim": 80,
-        "fps": 25,
-        "sample_rate": 16000,
-    }
-    torch.manual_seed(0)
-    model = a2ep_ckpt.build_model(info)
-    a2ep_ckpt.save(root / "a2ep.pt", {**info, "state_dict": model.state_dict()})
-    taft_cfg = TaftConfig(base_channels=8, max_channels=16, layers=2)
-    generator = build_generator(taft_cfg)
-    state = {
-        "format": CHECKPOINT_FORMAT,
-        "config": config_to_dict(taft_cfg),
-        "size": SIZE,
-        "step": 0,
-        "epoch": 0,
-        "generator_ema": generator.state_dict(),
-    }
-    torch.save(state, root / "taft.pt")
-
-
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
     from gsmoothface.blend.config import BlendConfig
@@ -111,7 +74,7 @@ def evaluated(tmp_path_factory):
         coeff[:, 224] = 0.03 * k  # a different pitch per clip
         _write_clip(root, name, split, speaker, coeff, blender)
         truths[name] = coeff
-    _write_models(root)
+    write_tiny_models(root, SIZE)
     params = {
         "base": {"seed": 0, "fps": 25, "sample_rate": 16000, "device": "cpu", "progress_every": 50},
         "face_model": {},

@@ -19,6 +19,7 @@ from gsmoothface.generate import (
     reference_indices,
     taft_translator,
 )
+from tests.demo_fixture import make_demo_clip
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
 SPEECH = REAL / "speech04_ljspeech_LJ001-0001_en.wav"
@@ -50,40 +51,9 @@ def blender(face_model):
 
 @pytest.fixture(scope="module")
 def reference_clip(tmp_path_factory) -> tuple[Path, GenerateConfig]:
-    """A clip of the embedded demo: one synthetic utterance (`synth`), cut by `slice`, its
-    ground-truth coefficients as the fit. The head is held still so that only the mouth moves."""
-    from gsmoothface.config import BaseConfig
-    from gsmoothface.face_model import FaceModelConfig
-    from gsmoothface.slicing import SliceConfig, slice_folder
-    from gsmoothface.synth.config import SynthConfig
-    from gsmoothface.synth.corpus import build_corpus
-
+    """A clip of the embedded demo (see :func:`make_demo_clip`) and a config that finds it."""
     root = tmp_path_factory.mktemp("gen")
-    synth = SynthConfig(
-        n_speakers=1,
-        utterances_per_speaker=1,
-        test_speakers=0,
-        val_utterances=0,
-        words_per_utterance=(2, 3),
-        size=CLIP_SIDE,
-        face_size_px=70.0,
-        head_yaw_rad=(0.0, 0.0),
-        head_pitch_rad=0.0,
-        head_roll_rad=0.0,
-        blink_rate_hz=1e-3,  # (0 divides by zero in synth.motion.blinks)
-        gaze_rate_hz=1e-3,
-        light_change=0.0,
-    )
-    build_corpus(root / "raw", None, synth, BaseConfig(), FaceModelConfig())
-    report = slice_folder(
-        SliceConfig(input_dir=root / "raw", output_dir=root / "clips", size=CLIP_SIDE, min_seconds=0.5),
-        log=lambda line: None,
-    )
-    assert len(report.clips) == 1, report.failures
-    clip = next((root / "clips").iterdir())
-    (root / "3dmm").mkdir()
-    with np.load(clip / "truth.npz") as truth:
-        np.savez(root / "3dmm" / f"{clip.name}.npz", coeff=truth["coeff"], trans_params=truth["trans_params"])
+    clip = make_demo_clip(root, CLIP_SIDE)
     cfg = GenerateConfig(clips_dir=root / "clips", fit_dir=root / "3dmm", cache_dir=root / "cache", chunk=16)
     return clip, cfg
 
@@ -170,6 +140,29 @@ def test_drive_pastes_only_inside_the_mask(reference_clip, face_model, blender):
     assert 0.2 < outside.mean() < 0.95
     np.testing.assert_array_equal(driven.generated[outside], driven.frames[outside])
     assert np.abs(driven.generated.astype(int) - driven.frames).max() > 10  # the untrained TAFT face differs
+
+
+def test_frames_without_a_face_come_out_as_they_were(reference_clip, face_model, blender):
+    """A cut-away in the middle of the reference: its frames are the source's, not a face drawn from
+    the coefficients the fit interpolated over it."""
+    import dataclasses
+
+    clip, cfg = reference_clip
+    reference = open_reference(clip, cfg)
+    valid = np.ones(reference.n_frames, bool)
+    valid[3:6] = False
+    reference = dataclasses.replace(reference, valid=valid)
+    store = frame_store(reference.video, cfg.cache_dir, reference.n_frames)
+    black = lambda ref, blended: torch.zeros_like(blended)  # noqa: E731  a drawn face shows
+    exp = np.zeros((8, 64), np.float32)
+    for driven in drive(reference, exp, store, blender, black, size=64, chunk=4):
+        for k, index in enumerate(driven.reference_index):
+            changed = np.abs(driven.generated[k].astype(int) - driven.frames[k]).max()
+            if valid[index]:
+                assert changed > 60, index
+            else:
+                assert changed == 0, index
+                assert driven.mask[k].max() == 0.0, index
 
 
 def test_paste_back_composites_inside_the_box_only():
