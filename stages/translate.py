@@ -41,7 +41,7 @@ def translate(
         from gsmoothface.face_model import load_face_model
         from gsmoothface.media import VideoWriter, iter_frames, probe
         from gsmoothface.progress import progress
-        from gsmoothface.taft.train import load_checkpoint
+        from gsmoothface.taft.checkpoint import load_generator
         from gsmoothface.taft.translate import read_expression, translate_clip
 
         stage = open_stage(params, SECTIONS)
@@ -54,7 +54,7 @@ def translate(
             coeff, trans_params = data["coeff"].astype(np.float32), data["trans_params"].astype(np.float64)
         exp = read_expression(expression) if expression is not None else None
         device = stage.device()
-        generator, meta = load_checkpoint(model, device)
+        generator, meta = load_generator(model, device)
         size = int(meta["size"])
         if size != blend_cfg.size:
             raise InputError(f"{model} was trained at {size} px but blend.size is {blend_cfg.size}")

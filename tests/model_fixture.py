@@ -18,8 +18,8 @@ def write_tiny_models(root: Path, size: int, speakers: tuple[str, ...] = ("spkA"
     from gsmoothface.a2ep.model import tiny_encoder_config
     from gsmoothface.audio import AudioConfig
     from gsmoothface.config import config_to_dict
+    from gsmoothface.taft.checkpoint import FORMAT, build_generator
     from gsmoothface.taft.config import TaftConfig
-    from gsmoothface.taft.train import CHECKPOINT_FORMAT, build_generator
 
     cfg = A2EPConfig(
         d_model=16, ffn_dim=32, encoder_hidden=16, encoder_ffn=32, predict_window=8, predict_overlap=2
@@ -40,7 +40,7 @@ def write_tiny_models(root: Path, size: int, speakers: tuple[str, ...] = ("spkA"
     taft_cfg = TaftConfig(base_channels=8, max_channels=16, layers=2)
     generator = build_generator(taft_cfg)
     state = {
-        "format": CHECKPOINT_FORMAT,
+        "format": FORMAT,
         "config": config_to_dict(taft_cfg),
         "size": size,
         "step": 0,

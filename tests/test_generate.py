@@ -83,8 +83,8 @@ def test_generate_real_speech(tmp_path, reference_clip, face_model, blender):
     if not SPEECH.is_file():
         pytest.skip(f"real test media not found at {REAL}")
     from gsmoothface.media import load_audio, probe
+    from gsmoothface.taft.checkpoint import build_generator
     from gsmoothface.taft.config import TaftConfig
-    from gsmoothface.taft.train import build_generator
 
     clip, cfg = reference_clip
     speech = load_audio(SPEECH, 16000)[: 2 * 16000]  # 22.05 kHz wav resampled by ffmpeg

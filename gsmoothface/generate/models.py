@@ -58,9 +58,9 @@ def resolve_speaker(requested: str | None, reference_speaker: str | None, speake
 
 def load_translator(path: Path, device: torch.device | str = "cpu") -> tuple[Translator, int]:
     """The EMA generator of a TAFT checkpoint as a :data:`Translator`, and its resolution."""
-    from gsmoothface.taft.train import load_checkpoint
+    from gsmoothface.taft.checkpoint import load_generator
 
-    generator, meta = load_checkpoint(Path(path), device)
+    generator, meta = load_generator(Path(path), device)
     return taft_translator(generator), int(meta["size"])
 
 
