@@ -19,7 +19,7 @@ class TaftConfig:
     max_channels: int = ranged(128, low=1)  # generator channel cap (recipe 256)
     layers: int = ranged(3, low=1)  # 2x downsamplings of the generator (recipe 3)
     residual: bool = True  # generator adds a correction to the blended image (recipe: false, tanh image)
-    batch_size: int = ranged(8, low=1)  # frames per step and process (recipe 10)
+    batch_size: int = ranged(8, low=1)  # frames per optimiser step over all processes (recipe 10)
     patch: int = ranged(64, low=0)  # side of the face-centred training crops; 0 = whole frames (recipe 0)
     epochs: int = ranged(12, low=1)  # training epochs (recipe 200)
     steps_per_epoch: int = 50  # optimiser steps per epoch; 0 = one pass over the training frames (recipe)

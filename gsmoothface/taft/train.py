@@ -99,6 +99,18 @@ def sample_grid(generator: torch.nn.Module, batch: dict[str, torch.Tensor], n: i
     return tiles.transpose(0, 2, 1, 3, 4).reshape(n_rows * s, n_cols * s, 3)
 
 
+def _mean_over_ranks(
+    loss: torch.Tensor, parts: dict[str, float], world: int
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The step's loss and its parts averaged over the processes (each saw its share of the batch)."""
+    if world == 1:
+        return loss, parts
+    values = torch.tensor([loss.item(), *parts.values()], dtype=torch.float64)
+    torch.distributed.all_reduce(values)
+    values /= world
+    return values[0], dict(zip(parts, values[1:].tolist(), strict=True))
+
+
 def train_taft(
     train_clips: list[BlendedClip],
     eval_clips: list[BlendedClip],
@@ -142,7 +154,7 @@ def train_taft(
     loss_fn = build_loss(cfg).to(device)
 
     data = TaftBatches(train_clips, cfg.batch_size, seed, rank, world, cfg.patch)
-    steps_per_epoch = cfg.steps_per_epoch or max(1, len(data.targets) // (cfg.batch_size * world))
+    steps_per_epoch = cfg.steps_per_epoch or max(1, len(data.targets) // cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch
     held_out = eval_batch(eval_clips, cfg.eval_frames)
     print_fp = fingerprint(cfg, base, train_clips)
@@ -241,6 +253,8 @@ def train_taft(
             parts["d"] = d_loss.item()
         ema.update(generator)
         done = step + 1
+        if done % cfg.log_every == 0:
+            loss, parts = _mean_over_ranks(loss.detach(), parts, world)
         if live is not None and done % cfg.log_every == 0:
             live.step = done
             live.log_metric("train/loss", loss.item())
