@@ -23,6 +23,10 @@ SECTIONS: dict[str, str] = {
     "fit_3dmm": "gsmoothface.fitting.config:Fit3dmmConfig",
 }
 
+# the sections the inference path reads (``gsmoothface generate`` and ``gsmoothface app``): its own,
+# those of the models it loads, and those of slicing and fitting a raw reference video
+INFERENCE_SECTIONS = ("base", "generate", "audio", "blend", "face_model", "render", "slice", "fit_3dmm")
+
 
 def section_class(section: str) -> type[Any]:
     """The config class of ``section``."""

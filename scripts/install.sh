@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what gsmoothface needs: ffmpeg + espeak-ng (Debian packages) and a Python 3.11 venv in .venv
 # with the CPU build of torch, the versions pinned in requirements.lock, and the package in editable
-# mode (with the test tools).
+# mode (with the web page and the test tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,7 @@ missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)  # the SSH remote test runs a real sshd
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # the page's test drives a headless browser
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing system packages: ${missing[*]}"
   SUDO=""
@@ -24,5 +25,5 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 # then every package at the version requirements.lock pins (bash scripts/lock.sh updates it)
 .venv/bin/pip install -q --disable-pip-version-check "torch==2.13.0"
 .venv/bin/pip install -q --disable-pip-version-check -r requirements.lock
-.venv/bin/pip install -q --disable-pip-version-check --no-deps -e ".[dev]"
+.venv/bin/pip install -q --disable-pip-version-check --no-deps -e ".[dev,app]"
 echo "installed: $(.venv/bin/python -c 'import torch; print("torch", torch.__version__)')"

@@ -9,7 +9,7 @@ venv="$(mktemp -d)"
 trap 'rm -rf "$venv"' EXIT
 "$PYTHON" -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check "torch==2.13.0"
-"$venv/bin/pip" install -q --disable-pip-version-check -e ".[dev]"
+"$venv/bin/pip" install -q --disable-pip-version-check -e ".[dev,app]"
 {
   echo "# Every Python package of the environment, pinned; scripts/install.sh installs from it."
   echo "# Update with: bash scripts/lock.sh (then run the tests and commit it)."

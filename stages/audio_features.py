@@ -22,9 +22,15 @@ def audio_features(
         Path, typer.Option(help="output folder: <clip>.npy (n, C) f32 at 50 Hz + <clip>.json")
     ] = Path("data/audio"),
     clip: Annotated[list[str] | None, typer.Option(help="only these clips (repeatable); default all")] = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Option(
+            help="synth's speech.npz instead of clips: writes <out>/features.npz, clean + augmented"
+        ),
+    ] = None,
     params: Annotated[Path, typer.Option(help="params file")] = Path("params.yaml"),
 ) -> None:
-    """Compute the frozen audio front end (log-mel, or the wav2vec2 CNN) of every clip's audio."""
+    """Compute the frozen audio front end (phones, log-mel, or the wav2vec2 CNN) of every clip's audio."""
     with stage_errors():
         from gsmoothface.atomic import write_json, write_npy
         from gsmoothface.audio import load_audio, open_frontend
@@ -34,6 +40,11 @@ def audio_features(
 
         stage = open_stage(params, SECTIONS)
         base, cfg = stage.base, stage["audio"]
+        if corpus is not None:
+            from gsmoothface.audio.corpus import write_corpus_features
+
+            write_corpus_features(corpus, out, cfg, base.sample_rate, base.seed, base.progress_every)
+            return
         if clip:
             names = list(clip)
         else:
@@ -45,6 +56,8 @@ def audio_features(
             if not wav.is_file():
                 raise InputError(f"{wav}: clip audio not found")
         frontend = open_frontend(cfg, base.sample_rate, stage.device())
+        if cfg.frontend == "phonetic":
+            print(frontend.describe()["language"])
         for name, wav in progress(
             list(zip(names, wavs, strict=True)), "audio features", every=base.progress_every
         ):

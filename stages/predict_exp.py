@@ -41,6 +41,8 @@ def predict_exp(
         audio_cfg = trained_audio_config(info, stage["audio"])
         wave = load_audio(audio, info["sample_rate"], audio_cfg.min_duration_s, audio_cfg.silence_peak)
         frontend = open_frontend(audio_cfg, info["sample_rate"], device)
+        if "language" in frontend.describe():
+            print(frontend.describe()["language"])
         exp = predict_audio(net, info, frontend, wave, None if speaker == "mean" else speaker)
         write_npy(out, exp)
         print(f"predict-exp: wrote {out} {exp.shape}")

@@ -27,6 +27,12 @@ def train_a2ep(
     targets: Annotated[
         Literal["fit", "truth"], typer.Option(help="expression targets: 3DMM fits, or the demo's truth.npz")
     ] = "fit",
+    speech: Annotated[
+        Path | None,
+        typer.Option(
+            help="features of synth's audio-only speech (features.npz), trained on beside the clips"
+        ),
+    ] = None,
     model: Annotated[Path, typer.Option(help="output model file")] = Path("models/a2ep.pt"),
     checkpoint: Annotated[Path, typer.Option(help="resumable training state")] = Path("models/a2ep.ckpt"),
     live: Annotated[Path, typer.Option(help="DVCLive folder (per-step loss, metrics.json)")] = Path(
@@ -36,7 +42,7 @@ def train_a2ep(
 ) -> None:
     """Train A2EP (GSmoothFace's audio-to-expression transformer); resumes from --checkpoint."""
     with stage_errors():
-        from gsmoothface.a2ep.data import load_clips
+        from gsmoothface.a2ep.data import load_clips, load_speech
         from gsmoothface.a2ep.loss import expression_basis
         from gsmoothface.a2ep.model import pretrained_encoder, tiny_encoder_config
         from gsmoothface.a2ep.train import train_a2ep as train
@@ -48,6 +54,8 @@ def train_a2ep(
         base, audio_cfg, cfg = stage.base, stage["audio"], stage["a2ep"]
         face = load_face_model(stage["face_model"])
         data = load_clips(clips, features, fits, targets, base.fps, base.sample_rate)
+        if speech is not None:
+            data += load_speech(speech / "features.npz", base.fps, base.sample_rate)
         feature_dim = int(data[0].features.shape[1])
         encoder_state = None
         if audio_cfg.frontend == "wav2vec2":

@@ -24,7 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 TINY = {
-    "synth": {"n_speakers": 2, "utterances_per_speaker": 2, "words_per_utterance": [2, 3], "size": 256},
+    "synth": {
+        "n_speakers": 2,
+        "utterances_per_speaker": 2,
+        "words_per_utterance": [2, 3],
+        "size": 256,
+        "speech_utterances": 2,
+    },
     "slice": {"size": 128},
     "fit_3dmm": {"landmark_steps": 20, "photo_steps": 0},
     "a2ep": {"epochs": 3, "window": 24, "predict_window": 24, "predict_overlap": 6},

@@ -60,14 +60,16 @@ def test_windows_cover_and_weights_sum_to_one():
 
 
 def test_frame_count_and_speaker_errors(model):
-    frontend = open_frontend(AudioConfig(n_mels=40))
+    frontend = open_frontend(AudioConfig(frontend="logmel", n_mels=40))
     for seconds in (0.3, 1.234, 2.0, 7.77):
         exp = predict_audio(model, INFO, frontend, speech_like(seconds), "a")
         assert exp.shape == (round(seconds * 25), 64) and exp.dtype == np.float32
     with pytest.raises(InputError, match="training speaker"):
         predict_audio(model, INFO, frontend, speech_like(1.0), "nobody")
     with pytest.raises(InputError, match="40-d"):
-        predict_audio(model, INFO, open_frontend(AudioConfig(n_mels=20)), speech_like(1.0), "a")
+        predict_audio(
+            model, INFO, open_frontend(AudioConfig(frontend="logmel", n_mels=20)), speech_like(1.0), "a"
+        )
 
 
 def _peak_rss_growth(fn) -> tuple[float, object]:
@@ -88,7 +90,7 @@ def _peak_rss_growth(fn) -> tuple[float, object]:
 
 
 def test_ten_minutes_bounded_memory_and_no_seams(model):
-    frontend = open_frontend(AudioConfig(n_mels=40))
+    frontend = open_frontend(AudioConfig(frontend="logmel", n_mels=40))
     short = speech_like(60.0, seed=1)
     long = speech_like(600.0, seed=1)
     growth_short, _ = _peak_rss_growth(lambda: predict_audio(model, INFO, frontend, short, "b"))
@@ -109,7 +111,7 @@ def test_ten_minutes_bounded_memory_and_no_seams(model):
 
 def test_hard_joins_would_show(model):
     """Without overlap the same check sees the restart of the autoregression at every join."""
-    frontend = open_frontend(AudioConfig(n_mels=40))
+    frontend = open_frontend(AudioConfig(frontend="logmel", n_mels=40))
     feats = frontend(speech_like(60.0, seed=2))
     from gsmoothface.audio import to_frame_rate
 

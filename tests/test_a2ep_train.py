@@ -22,7 +22,7 @@ SR, FPS, SPF = 16000, 25, 640
 PARAMS = """\
 base: {seed: 3, progress_every: 1000}
 face_model: {}
-audio: {n_mels: 40}
+audio: {frontend: logmel, n_mels: 40}
 a2ep: {d_model: 48, ffn_dim: 96, encoder_hidden: 48, encoder_ffn: 96, encoder_layers: 1, window: 50,
        batch_size: 6, epochs: EPOCHS, lr: 0.003, val_every: 10, checkpoint_every: 5, predict_window: 50,
        predict_overlap: 10}
@@ -141,7 +141,7 @@ def test_learns_with_the_wav2vec2_front_end(demo, tiny_wav2vec2, tmp_path):
 
     params = tmp_path / "params.yaml"
     audio = f"audio: {{frontend: wav2vec2, wav2vec2_dir: '{tiny_wav2vec2}'}}"
-    params.write_text(PARAMS.replace("EPOCHS", "60").replace("audio: {n_mels: 40}", audio))
+    params.write_text(PARAMS.replace("EPOCHS", "60").replace("audio: {frontend: logmel, n_mels: 40}", audio))
     features, run = tmp_path / "features", tmp_path / "run"
     args = ["audio-features", "--clips", str(demo / "clips"), "--out", str(features), "--params", str(params)]
     result = CliRunner().invoke(app, args)

@@ -41,7 +41,7 @@ def test_silent_short_and_missing_audio_are_input_errors(tmp_path):
 
 
 def test_logmel_is_on_the_wav2vec2_grid():
-    frontend = open_frontend(AudioConfig())
+    frontend = open_frontend(AudioConfig(frontend="logmel"))
     for samples in (400, 401, 16000, 16719, 48000):
         feats = frontend(tone(samples / 16000, 16000).astype(np.float32))
         assert feats.shape == (n_feature_frames(samples), 80)
@@ -86,7 +86,7 @@ def test_audio_features_stage(tmp_path, monkeypatch):
         (tmp_path / "clips" / name).mkdir(parents=True)
         sf.write(tmp_path / "clips" / name / "audio.wav", tone(seconds, 16000), 16000, subtype="PCM_16")
     params = tmp_path / "params.yaml"
-    params.write_text("base: {}\naudio: {n_mels: 40}\n")
+    params.write_text("base: {}\naudio: {frontend: logmel, n_mels: 40}\n")
     args = ["audio-features", "--clips", str(tmp_path / "clips"), "--out", str(tmp_path / "audio")]
     result = CliRunner().invoke(app, [*args, "--params", str(params)])
     assert result.exit_code == 0, result.output

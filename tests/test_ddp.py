@@ -20,7 +20,7 @@ from tests.test_a2ep_train import write_clip
 PARAMS = """\
 base: {seed: 5, progress_every: 1000}
 face_model: {}
-audio: {n_mels: 40}
+audio: {frontend: logmel, n_mels: 40}
 a2ep: {d_model: 32, ffn_dim: 64, encoder_hidden: 32, encoder_ffn: 64, encoder_layers: 1, window: 40,
        batch_size: 4, epochs: 6, lr: 0.003, dropout: 0.0, mask_time_prob: 0.0, scheduled_sampling: 0.0,
        val_every: 6, checkpoint_every: 1000, predict_window: 40, predict_overlap: 8}

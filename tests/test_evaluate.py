@@ -12,7 +12,7 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from tests.model_fixture import write_tiny_models
+from tests.inference_fixture import write_tiny_models
 
 N_FRAMES = 12
 EVAL_FRAMES = 10  # evaluate.max_frames: the first 10 frames of each clip

@@ -19,7 +19,7 @@ from gsmoothface.generate import (
     reference_indices,
     taft_translator,
 )
-from tests.demo_fixture import make_demo_clip
+from tests.inference_fixture import write_demo_clip
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
 SPEECH = REAL / "speech04_ljspeech_LJ001-0001_en.wav"
@@ -51,9 +51,9 @@ def blender(face_model):
 
 @pytest.fixture(scope="module")
 def reference_clip(tmp_path_factory) -> tuple[Path, GenerateConfig]:
-    """A clip of the embedded demo (see :func:`make_demo_clip`) and a config that finds it."""
+    """A demo clip (head held still) and a generate config that finds it."""
     root = tmp_path_factory.mktemp("gen")
-    clip = make_demo_clip(root, CLIP_SIDE)
+    clip = write_demo_clip(root, CLIP_SIDE)
     cfg = GenerateConfig(clips_dir=root / "clips", fit_dir=root / "3dmm", cache_dir=root / "cache", chunk=16)
     return clip, cfg
 

@@ -15,8 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tests.demo_fixture import make_demo_clip
-from tests.model_fixture import write_tiny_models
+from tests.inference_fixture import write_demo_clip, write_tiny_models
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
 CLIP_SIDE = 128  # px, the demo clip's frame
@@ -30,7 +29,7 @@ def world(tmp_path_factory) -> dict[str, Path]:
     from gsmoothface.media import load_audio, write_wav
 
     root = tmp_path_factory.mktemp("generate")
-    clip = make_demo_clip(root, CLIP_SIDE)
+    clip = write_demo_clip(root, CLIP_SIDE)
     a2ep, taft = write_tiny_models(root, SIZE, (SPEAKER,))
     speech = load_audio(clip / "audio.wav", 16000)
     write_wav(root / "speech.wav", np.tile(speech, 2), 16000)  # longer than the clip: ping-pong
@@ -117,16 +116,18 @@ def test_still_photo_reference(world, tmp_path):
     photo = REAL / "photo01_woman_frontal.jpg"
     if not photo.is_file():
         pytest.skip(f"real test media not found at {REAL}")
+    from gsmoothface.generate.still import read_photo
     from gsmoothface.media import probe, read_frames
 
     out = tmp_path / "photo.mp4"
     result = run(world, photo, out)
     assert result.exit_code == 0, result.output
-    info, source = probe(out), probe(photo)
-    assert (info.width, info.height) == (source.width, source.height)
-    frames = read_frames(out).astype(np.int16)
+    info = probe(out)
+    original = read_photo(photo).astype(np.int16)  # upright, at most MAX_SIDE px
+    height, width = original.shape[:2]
+    assert (info.width, info.height) == (width + width % 2, height + height % 2)  # yuv420p: even sides
+    frames = read_frames(out).astype(np.int16)[:, :height, :width]
     assert len(frames) == round(probe(world["speech"]).duration_s * 25)
-    original = read_frames(photo)[0].astype(np.int16)
     corner = np.abs(frames[:, :100, :100] - original[:100, :100]).max()
     assert corner < 16  # the photo's own pixels away from the face (codec noise only)
     assert np.abs(frames - original).max() > 60  # the untrained TAFT's face was pasted in

@@ -17,6 +17,7 @@ from gsmoothface.device import resolve_device
 from gsmoothface.render import cuda as render_cuda
 from gsmoothface.sections import SECTIONS, section_class
 from stages.cli import STAGE_MODULES, app
+from tests.test_dvc_deps import stage_module, stage_specs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,10 +84,8 @@ def test_a_wrong_value_is_a_one_line_error_from_every_command(tmp_path, command,
 
 
 def test_every_command_with_params_reads_the_sections_dvc_yaml_lists():
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    for name, stage in stages.items():
-        spec = stage.get("do", stage)
-        module = importlib.import_module(f"stages.{name}")
+    for name, spec in stage_specs().items():
+        module = importlib.import_module(stage_module(spec))
         assert sorted(spec["params"]) == sorted(module.SECTIONS), name
 
 

@@ -30,7 +30,7 @@ class A2EPConfig:
     mask_time_prob: float = 0.05  # SpecAugment time-masking probability on the projected features
     window: int = 50  # training window, frames (recipe 100 = 4 s; the demo's clips are ~3-4 s)
     batch_size: int = 8  # windows per optimiser step (all processes together)
-    epochs: int = 300  # passes over the training windows (recipe 20)
+    epochs: int = 60  # passes over the training windows (recipe 20)
     lr: float = 2e-3  # Adam learning rate (recipe 1e-4)
     eps: float = 1e-8  # Adam epsilon (recipe 1e-6; the synthetic model's gradients are below 1e-6)
     mouth_weight: float = 1.8  # vertex-loss weight of face_model.mouth_mask vertices

@@ -108,6 +108,34 @@ def load_clips(
     return [load_clip(d, features_dir, fits_dir, targets, fps, sample_rate) for d in dirs]
 
 
+def load_speech(path: Path, fps: int = 25, sample_rate: int = 16000) -> list[ClipData]:
+    """The audio-only speech corpus' items (``audio-features --corpus`` output) as training clips.
+
+    Each item is one utterance, clean or augmented, with the utterance's true expressions.
+    """
+    if not path.is_file():
+        raise InputError(
+            f"{path}: speech-corpus features not found (run gsmoothface audio-features --corpus)"
+        )
+    with np.load(path) as data:
+        feats, f_off = data["features"], data["feature_offsets"]
+        exp, e_off, speaker = data["exp"], data["frame_offsets"], data["speaker"]
+        utterance, copy = data["utterance"], data["copy"]
+    clips = []
+    for m, (u, k) in enumerate(zip(utterance, copy, strict=True)):
+        target = exp[e_off[u] : e_off[u + 1]]  # (T, 64)
+        clips.append(
+            ClipData(
+                name=f"speech{u:04d}_{k}",
+                speaker=str(speaker[u]),
+                split="train",
+                features=to_frame_rate(feats[f_off[m] : f_off[m + 1]], len(target), fps, sample_rate),
+                exp=target.astype(np.float32),
+            )
+        )
+    return clips
+
+
 def training_speakers(clips: list[ClipData]) -> list[str]:
     """Sorted speakers of the training clips: the one-hot order of the style vector."""
     speakers = sorted({c.speaker for c in clips if c.split == "train"})

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 
 from gsmoothface.audio.config import AudioConfig
+from gsmoothface.audio.phonetic import DIM as PHONETIC_DIM
+from gsmoothface.audio.phonetic import LANGUAGE_NOTE, model_dir, phonetic_features
 from gsmoothface.errors import InputError, MissingAssetError
 
 FEATURE_RATE = 50  # feature frames per second (wav2vec2 CNN stride 320 samples at 16 kHz)
@@ -130,17 +132,26 @@ class AudioFrontend:
     cfg: AudioConfig
     sample_rate: int
     model: Any = None  # the wav2vec2 model for frontend 'wav2vec2'
+    phonetic_dir: Path | None = None  # the acoustic model folder for frontend 'phonetic'
 
     @property
     def dim(self) -> int:
-        """Channels per feature frame (n_mels, or the wav2vec2 CNN's 512)."""
+        """Channels per feature frame (n_mels, phones + loudness, or the wav2vec2 CNN's 512)."""
+        if self.phonetic_dir is not None:
+            return PHONETIC_DIM
         return self.cfg.n_mels if self.model is None else int(self.model.config.conv_dim[-1])
 
-    def __call__(self, audio: np.ndarray, name: str = "audio") -> np.ndarray:
+    def __call__(self, audio: np.ndarray, name: str = "audio", text: str | None = None) -> np.ndarray:
+        """Features (n, dim) at 50 Hz of ``audio`` (S,); ``text``, when known, guides the phonetic
+        front end (its words are aligned instead of recognised); the others ignore it."""
         if n_feature_frames(audio.shape[0], self.sample_rate) == 0:
             raise InputError(f"{name}: audio shorter than one {WINDOW_S * 1000:.0f} ms feature window")
         if self.model is not None:
             return wav2vec2_cnn_features(audio, self.model, self.sample_rate, self.cfg.chunk_s)
+        if self.phonetic_dir is not None:
+            hop, win = hop_and_window(self.sample_rate)
+            n = n_feature_frames(audio.shape[0], self.sample_rate)
+            return phonetic_features(audio, self.sample_rate, self.phonetic_dir, hop, win, n, text)
         # log-mel frames are independent (no centring), so chunks on the frame grid are exact
         hop, win = hop_and_window(self.sample_rate)
         n = n_feature_frames(audio.shape[0], self.sample_rate)
@@ -163,6 +174,9 @@ class AudioFrontend:
         info: dict[str, Any] = {"frontend": self.cfg.frontend, "rate_hz": FEATURE_RATE, "dim": self.dim}
         if self.model is not None:
             info["wav2vec2_dir"] = str(self.cfg.wav2vec2_dir)
+        if self.phonetic_dir is not None:
+            info["phonetic_model"] = "pocketsphinx en-us (all-phone)"
+            info["language"] = LANGUAGE_NOTE
         return info
 
 
@@ -175,7 +189,8 @@ def open_frontend(
             f"sample rate {sample_rate} Hz is not a multiple of the {FEATURE_RATE} Hz feature rate"
         )
     model = load_wav2vec2(cfg.wav2vec2_dir, device) if cfg.frontend == "wav2vec2" else None
-    return AudioFrontend(cfg, sample_rate, model)
+    phonetic = model_dir(cfg.phonetic_model) if cfg.frontend == "phonetic" else None
+    return AudioFrontend(cfg, sample_rate, model, phonetic)
 
 
 def to_frame_rate(features: np.ndarray, n_frames: int, fps: int = 25, sample_rate: int = 16000) -> np.ndarray:

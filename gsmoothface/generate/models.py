@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,16 @@ from gsmoothface.generate.drive import ExpressionPredictor, Translator
 
 
 def load_predictor(
-    path: Path, local_audio: AudioConfig, device: torch.device | str = "cpu"
+    path: Path,
+    local_audio: AudioConfig,
+    device: torch.device | str = "cpu",
+    log: Callable[[str], None] | None = None,
 ) -> tuple[ExpressionPredictor, list[str]]:
     """A trained A2EP as an :data:`ExpressionPredictor`, and its training speakers.
 
     The audio front end is the one the model was trained with (stored in the model file); only the
-    wav2vec2 weights folder comes from this machine's ``audio`` section (``local_audio``).
+    wav2vec2 weights folder comes from this machine's ``audio`` section (``local_audio``). ``log``
+    receives the front end's language limit, if it has one.
     """
     from gsmoothface.a2ep.checkpoint import load_model, trained_audio_config
     from gsmoothface.a2ep.predict import predict_audio
@@ -28,6 +33,8 @@ def load_predictor(
 
     model, info = load_model(path, device)
     frontend = open_frontend(trained_audio_config(info, local_audio), info["sample_rate"], device)
+    if log is not None and "language" in frontend.describe():
+        log(frontend.describe()["language"])
     speakers = list(info["speakers"])
 
     def predict(audio: np.ndarray, n_frames: int, speaker: str | None) -> np.ndarray:
@@ -94,6 +101,7 @@ def load_pipeline(
     taft_model: Path,
     device: torch.device,
     section: str = "generate",
+    log: Callable[[str], None] | None = None,
 ) -> Pipeline:
     """Load the trained models and build MAFB from the ``params.yaml`` sections they depend on.
 
@@ -120,7 +128,7 @@ def load_pipeline(
     translator, size = load_translator(taft_model, device)
     if size != blend_cfg.size:
         raise InputError(f"{taft_model} was trained at {size} px but blend.size is {blend_cfg.size}")
-    predictor, speakers = load_predictor(a2ep_model, load_section(AudioConfig, "audio", params), device)
+    predictor, speakers = load_predictor(a2ep_model, load_section(AudioConfig, "audio", params), device, log)
     face = load_face_model(load_section(FaceModelConfig, "face_model", params))
     backend = load_section(RenderConfig, "render", params).backend
     blender = MafbBlender(face, blend_cfg, backend, str(device))

@@ -24,6 +24,8 @@ from gsmoothface.atomic import atomic_dir, atomic_path, write_json
 from gsmoothface.errors import InputError
 from gsmoothface.generate.config import GenerateConfig
 
+STILL_FRAME = "still.mp4"  # a photo reference's frame, as its clip was cut from it, in its cache folder
+
 
 @dataclasses.dataclass(frozen=True)
 class Source:
@@ -128,6 +130,7 @@ def prepare_reference(
     InputError: the file cannot be read, has no picture, or no face (from ``slice``/``fit_3dmm``);
         the message names ``video``, never the cache's working copy.
     """
+    from gsmoothface.generate.still import is_image
     from gsmoothface.media import probe
 
     video = Path(video)
@@ -136,7 +139,7 @@ def prepare_reference(
     info = probe(video)  # a corrupt file fails here, under the user's name
     if not info.has_video:
         raise InputError(f"{video}: no picture (an audio file?); give a video or a photo of a face")
-    still = info.n_frames == 1 and not info.has_audio
+    still = is_image(video) or (info.n_frames == 1 and not info.has_audio)
     work = cfg.cache_dir / "references" / file_digest(video)
     if not (work / "reference.json").is_file():
         log(f"generate: slicing and fitting {video} once (cached in {work})")
@@ -152,7 +155,8 @@ def prepare_reference(
     clip_dir = work / "clips" / info_json["clip"]
     reference = open_reference(clip_dir, dataclasses.replace(cfg, fit_dir=work / "3dmm"))
     meta = json.loads((clip_dir / "meta.json").read_text())
-    source = Source(video, float(meta["start_s"]), tuple(int(v) for v in meta["crop_box"]))  # type: ignore[arg-type]
+    full = work / STILL_FRAME if (work / STILL_FRAME).is_file() else video
+    source = Source(full, float(meta["start_s"]), tuple(int(v) for v in meta["crop_box"]))  # type: ignore[arg-type]
     return dataclasses.replace(reference, source=source)
 
 
@@ -171,6 +175,7 @@ def _slice_and_fit(
     from gsmoothface.face_model import FaceModelConfig, load_face_model
     from gsmoothface.fitting.clip import fit_clip, load_fitter_net
     from gsmoothface.fitting.config import Fit3dmmConfig
+    from gsmoothface.generate.still import write_still_clip
     from gsmoothface.render import RenderConfig
     from gsmoothface.slicing import SliceConfig, slice_folder
     from gsmoothface.slicing.plan import VIDEO_SUFFIXES
@@ -182,13 +187,13 @@ def _slice_and_fit(
         load_section(SliceConfig, "slice", params), input_dir=raw, output_dir=tmp / "clips"
     )
     if still:  # one frame with one frame of silence: a clip that `slice` and `fit_3dmm` take as it is
-        _still_video(video, raw / f"{video.stem}.mp4", fps, sample_rate)
+        write_still_clip(video, raw / f"{video.stem}.mp4", fps, sample_rate)
         slice_cfg = dataclasses.replace(slice_cfg, min_seconds=1 / fps, detect_fps=fps)
     else:
         suffix = video.suffix if video.suffix.lower() in VIDEO_SUFFIXES else ".mp4"
         (raw / f"{video.stem}{suffix}").symlink_to(video.resolve())
-    for path in sidecar_paths(video).values():
-        (raw / path.name).symlink_to(path.resolve())
+        for path in sidecar_paths(video).values():  # (a photo's would not match its shrunk frame)
+            (raw / path.name).symlink_to(path.resolve())
     report = slice_folder(slice_cfg, fps, sample_rate, log=log)
     if not report.clips:
         raise InputError("; ".join(report.failures) or f"{video}: no clip could be cut (too short)")
@@ -203,32 +208,28 @@ def _slice_and_fit(
         clip.path, fit_cfg, face, str(face_cfg.path or "synthetic"), load_fitter_net(fit_cfg, device), backend
     )
     fit.save(tmp / "3dmm" / f"{clip.name}.npz")
+    if still:  # the output's full frame: the photo as the clip was cut from it (upright, shrunk)
+        (raw / f"{video.stem}.mp4").rename(tmp / STILL_FRAME)
     shutil.rmtree(raw)
     write_json(tmp / "reference.json", {"clip": clip.name, "video": str(video)})
 
 
-def _still_video(image: Path, target: Path, fps: int, sample_rate: int) -> None:
-    """Encode a still image as a one-frame video with one frame of silent audio."""
-    from gsmoothface.media import VideoWriter, read_frames, write_wav
-
-    frame = read_frames(image)[:1]  # (1,H,W,3)
-    wav = target.with_suffix(".wav")
-    write_wav(wav, np.zeros(sample_rate // fps, np.float32), sample_rate)
-    with VideoWriter(target, frame.shape[2], frame.shape[1], fps=fps, crf=1, audio_path=wav) as writer:
-        writer.write(frame)
-    wav.unlink()
-
-
 def resolve_reference(
-    path: Path, cfg: GenerateConfig, params: dict[str, Any], device: torch.device | str = "cpu", **kwargs: Any
+    path: Path,
+    cfg: GenerateConfig,
+    params: dict[str, Any],
+    device: torch.device | str = "cpu",
+    fps: int = 25,
+    sample_rate: int = 16000,
+    **kwargs: Any,
 ) -> Reference:
-    """A clip (folder, its video.mp4, or its name) as it is; any other video file through
-    :func:`prepare_reference`."""
+    """A clip (folder, its video.mp4, or its name) as it is; any other video file, or a still photo
+    (a one-frame clip), through :func:`prepare_reference`."""
     path = Path(path)
     if _clip_dir(path, cfg) is not None:
         return open_reference(path, cfg)
     if path.is_file():
-        return prepare_reference(path, cfg, params, device, **kwargs)
+        return prepare_reference(path, cfg, params, device, fps=fps, sample_rate=sample_rate, **kwargs)
     raise InputError(f"{path}: no such clip or video (clips are looked up in {cfg.clips_dir})")
 
 

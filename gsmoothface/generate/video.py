@@ -52,6 +52,7 @@ def generate_video(
     sample_rate: int = 16000,
     fps: int = 25,
     progress_every: int = 50,
+    on_frames: Callable[[int, int], None] | None = None,
 ) -> dict[str, object]:
     """Generate the talking-face video of ``audio`` on ``reference`` and write ``out`` (mp4 + AAC).
 
@@ -61,6 +62,7 @@ def generate_video(
     reference: a clip, or a raw video's first clip (then the output has the video's full frames).
     predictor: A2EP, ``(audio, n_frames, speaker) -> (n_frames, 64)``.
     blender, translator: MAFB and TAFT at ``size``.
+    on_frames: called with (frames written, total) after each chunk; it may raise to stop the job.
 
     Returns
     -------
@@ -95,6 +97,8 @@ def generate_video(
                 else:
                     frames = full[driven.reference_index]
                     writer.write(paste_back(frames, driven.translated, driven.mask, crop_box))
+                if on_frames is not None:
+                    on_frames(driven.start + len(driven.generated), n_out)
     return {
         "out": str(out),
         "frames": n_out,

@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import multiprocessing
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from gsmoothface.synth.face_render import FaceLayer
 from gsmoothface.synth.manifest import check_split, split_of, write_manifest
 from gsmoothface.synth.speakers import Speaker, sample_speaker
 from gsmoothface.synth.speech import espeak_available
+from gsmoothface.synth.speech_corpus import write_speech_corpus
 from gsmoothface.synth.utterance import make_utterance
 from gsmoothface.synth.writer import write_video
 
@@ -77,6 +78,7 @@ class _Result:
     name: str
     n_frames: int
     text: str
+    voice: str
     jaw: np.ndarray  # (T,) jaw control, for the contact sheet
 
 
@@ -95,7 +97,7 @@ def _run_job(job: _Job) -> _Result:
     utt = make_utterance(rng, spk, u, job.cfg, job.source)
     noise_rng = np.random.default_rng([*job.root, NOISE_KEY, spk.index, u])
     write_video(job.out_dir, utt, _FACE_LAYERS[key], job.cfg, noise_rng)
-    return _Result(utt.name, utt.n_frames, utt.text, utt.controls["jaw"])
+    return _Result(utt.name, utt.n_frames, utt.text, utt.voice.name, utt.controls["jaw"])
 
 
 def build_corpus(
@@ -139,12 +141,12 @@ def build_corpus(
             for spk in speakers
             for u in range(cfg.utterances_per_speaker)
         ]
+        map_jobs: Callable[[Callable, Iterable], Iterator] = map
         if cfg.workers > 1:  # videos are independent: render them in parallel processes
             pool = ProcessPoolExecutor(cfg.workers, mp_context=multiprocessing.get_context("spawn"))
             stack.callback(pool.shutdown, wait=True, cancel_futures=True)  # a failure stops the rest
-            results: Iterator[_Result] = pool.map(_run_job, jobs)
-        else:
-            results = map(_run_job, jobs)
+            map_jobs = pool.map
+        results: Iterator[_Result] = map_jobs(_run_job, jobs)
         every = max(1, base.progress_every // 10)
         for job, result in zip(
             jobs, progress(results, "synth videos", total=len(jobs), every=every), strict=True
@@ -162,13 +164,14 @@ def build_corpus(
                     "split": split,
                 }
             )
-            videos.append(
-                {"video": result.name, "text": result.text, "voice": spk.voice.name, "split": split}
-            )
+            videos.append({"video": result.name, "text": result.text, "voice": result.voice, "split": split})
             if u == 0 and len(sheet) < cfg.contact_sheet_videos:
                 sheet.append((result.name, result.jaw))
         write_manifest(tmp / "manifest.csv", rows)
+        trained = [spk for spk in speakers if split_of(spk.index, 0, cfg) != "test"]
+        n_speech = write_speech_corpus(tmp / "speech.npz", trained, cfg, root, source, map_jobs)
         meta = _metadata(cfg, base, face_cfg, source, speakers, videos, rows)
+        meta["speech_utterances"] = n_speech
         write_json(tmp / "synth.json", meta)
         if sheet_path is not None and sheet:
             write_contact_sheet(
@@ -214,7 +217,7 @@ def _metadata(
         if source == "espeak"
         else "gsmoothface builtin source-filter synthesiser",
         "video_encoder": tool_version("ffmpeg"),  # libx264's bytes depend on the ffmpeg build
-        "audio_to_expression": "gsmoothface.synth.mapping (loudness -> jaw, spectral tilt -> round/stretch)",
+        "audio_to_expression": "gsmoothface.synth.mapping (espeak-ng phonemes -> visemes, coarticulated)",
         "camera": "Deep3DFace camera scaled to the frame: focal 1015*S/224, centre S/2 (coeff use it)",
         "landmarks": "lm68 y-down frame pixels, pixel centre = integer coordinate",
         "face_model": {**config_to_dict(face_cfg), "path": None},

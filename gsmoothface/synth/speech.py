@@ -1,20 +1,20 @@
-"""Speech audio of the synthetic speakers: espeak-ng when installed, else a built-in synthesiser.
+"""Speech of the synthetic speakers, with its phonemes: espeak-ng when installed, else a built-in
+synthesiser.
 
 Both sources are deterministic given the seed (espeak-ng's output depends only on its arguments),
-so the corpus is reproducible. Audio is 16 kHz mono float32.
+so the corpus is reproducible. Audio is 16 kHz mono float32; phones are in seconds of it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import shutil
-import subprocess
 
 import numpy as np
 from scipy import signal
 
 from gsmoothface.errors import InputError
+from gsmoothface.espeak import Phone, library_available, speak
 
 # Words with varied vowels: open (/a/), rounded (/u/, /o/) and spread (/i/, /s/) mouth shapes.
 WORDS: tuple[str, ...] = (
@@ -32,10 +32,25 @@ WORDS: tuple[str, ...] = (
     "with", "wood", "world", "yellow", "you", "zoo",
 )  # fmt: skip
 
-# espeak-ng voices without extra data (no mbrola); variants change pitch range and timbre.
-ESPEAK_LANGUAGES: tuple[str, ...] = ("en-us", "en", "en-gb-x-rp", "en-029", "en-gb-scotland")
-ESPEAK_VARIANTS: tuple[str, ...] = ("m1", "f2", "m3", "f4", "m5", "f3", "m7", "f1", "klatt2", "m2")
-ESPEAK_RATE = 22050  # espeak-ng's native sample rate (Hz)
+# espeak-ng's English voices and every voice variant that espeak-ng 1.51 ships (its file names:
+# pitch range, formants, breathiness, whisper, klatt synthesis...). MBROLA voices are not used:
+# Debian's main archive has no MBROLA voice data.
+ESPEAK_LANGUAGES: tuple[str, ...] = (
+    "en-us", "en", "en-gb-x-rp", "en-029", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd",
+)  # fmt: skip
+ESPEAK_VARIANTS: tuple[str, ...] = (
+    "adam", "Alex", "Alicia", "Andrea", "Andy", "Annie", "antonio", "aunty", "belinda", "benjamin",
+    "boris", "caleb", "david", "Demonic", "Denis", "Diogo", "ed", "edward", "edward2", "Gene",
+    "Gene2", "gustave", "announcer", "Henrique", "Hugo", "iven", "iven2", "iven3", "iven4", "Jacky",
+    "john", "kaukovalta", "Lee", "linda", "marcelo", "Marco", "Mario", "max", "Michael", "michel",
+    "miguel", "Mike", "Mr", "Nguyen", "pablo", "paul", "pedro", "quincy", "RicishayMax",
+    "RicishayMax2", "RicishayMax3", "rob", "robert", "robosoft", "robosoft2", "robosoft3",
+    "robosoft4", "robosoft5", "robosoft6", "robosoft7", "robosoft8", "steph", "steph2", "steph3",
+    "Storm", "Tweaky", "UniRobot", "zac", "anika", "anikaRobot", "AnxiousAndy", "f1", "f2", "f3",
+    "f4", "f5", "whisperf", "grandpa", "klatt", "klatt2", "klatt3", "klatt4", "klatt5", "klatt6",
+    "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "norbert", "sandro", "shelby", "travis",
+    "victor", "whisper", "croak", "grandma",
+)  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,15 +67,16 @@ class Voice:
     pitch: int
     word_gap: int  # extra pause between words, in units of 10 ms
     gain: float  # peak amplitude of the utterance
+    pitch_range: int = 50  # espeak-ng's intonation range, 0 (monotone) - 99
 
 
 def espeak_available() -> bool:
-    """True when the ``espeak-ng`` executable is on PATH."""
-    return shutil.which("espeak-ng") is not None
+    """True when espeak-ng (its program and its library) is installed."""
+    return shutil.which("espeak-ng") is not None and library_available()
 
 
 def sample_voice(rng: np.random.Generator, index: int) -> Voice:
-    """A distinct voice for speaker ``index`` (language and variant cycle, prosody random)."""
+    """A distinct voice for speaker ``index`` (language cycles; variant and prosody random)."""
     language = ESPEAK_LANGUAGES[index % len(ESPEAK_LANGUAGES)]
     variant = ESPEAK_VARIANTS[int(rng.integers(len(ESPEAK_VARIANTS)))]
     return Voice(
@@ -69,7 +85,28 @@ def sample_voice(rng: np.random.Generator, index: int) -> Voice:
         pitch=int(rng.integers(25, 75)),
         word_gap=int(rng.integers(0, 4)),
         gain=float(rng.uniform(0.5, 0.85)),
+        pitch_range=int(rng.integers(30, 80)),
     )
+
+
+def vary_voice(rng: np.random.Generator, voice: Voice, rate_jitter: float, pitch_jitter: int) -> Voice:
+    """The voice of one utterance: the speaker's rate and pitch, each moved at random.
+
+    ``rate_jitter`` is the largest relative change of the speed, ``pitch_jitter`` of the pitch (0-99).
+    """
+    return dataclasses.replace(
+        voice,
+        speed_wpm=round(voice.speed_wpm * rng.uniform(1.0 - rate_jitter, 1.0 + rate_jitter)),
+        pitch=int(np.clip(voice.pitch + rng.integers(-pitch_jitter, pitch_jitter + 1), 0, 99)),
+        pitch_range=int(np.clip(voice.pitch_range + rng.integers(-20, 21), 0, 99)),
+    )
+
+
+def random_voice(rng: np.random.Generator) -> Voice:
+    """Any English voice with any variant and prosody (the audio-only corpus: voices that vary)."""
+    language = ESPEAK_LANGUAGES[int(rng.integers(len(ESPEAK_LANGUAGES)))]
+    variant = ESPEAK_VARIANTS[int(rng.integers(len(ESPEAK_VARIANTS)))]
+    return dataclasses.replace(sample_voice(rng, 0), name=f"{language}+{variant}")
 
 
 def sample_text(rng: np.random.Generator, n_words: int) -> str:
@@ -78,53 +115,59 @@ def sample_text(rng: np.random.Generator, n_words: int) -> str:
     return " ".join(WORDS[int(i)] for i in picks)
 
 
-def espeak_speech(text: str, voice: Voice, sample_rate: int = 16000) -> np.ndarray:
-    """Speak ``text`` with espeak-ng and resample it to ``sample_rate``.
+def espeak_speech(text: str, voice: Voice, sample_rate: int = 16000) -> tuple[np.ndarray, list[Phone]]:
+    """Speak ``text`` with espeak-ng, resampled to ``sample_rate``, with its timed phones.
 
     Returns
     -------
-    (S,) float32 in [-1, 1], peak normalised to ``voice.gain``.
+    (S,) float32 in [-1, 1], peak normalised to ``voice.gain``, and the phones (seconds).
 
     Raises
     ------
-    InputError: espeak-ng is missing or fails (message quotes its stderr).
+    InputError: espeak-ng is missing or fails.
     """
-    import soundfile as sf
-
     if not espeak_available():
         raise InputError("espeak-ng is not installed; set synth.voice to 'builtin' or 'auto'")
-    args = ["espeak-ng", "-v", voice.name, "-s", str(voice.speed_wpm), "-p", str(voice.pitch)]
-    args += ["-g", str(voice.word_gap), "--stdout", text]
-    proc = subprocess.run(args, capture_output=True, check=False)
-    if proc.returncode != 0 or not proc.stdout:
-        raise InputError(f"espeak-ng failed for voice {voice.name}: {proc.stderr.decode()[-300:]}")
-    audio, rate = sf.read(io.BytesIO(proc.stdout), dtype="float32")
-    if audio.ndim == 2:
-        audio = audio.mean(axis=1)
-    return _normalise(_resample(audio, rate, sample_rate), voice.gain)
+    audio, rate, phones = speak(
+        text, voice.name, voice.speed_wpm, voice.pitch, voice.pitch_range, voice.word_gap
+    )
+    return _normalise(_resample(audio, rate, sample_rate), voice.gain), phones
 
 
-def builtin_speech(text: str, voice: Voice, rng: np.random.Generator, sample_rate: int = 16000) -> np.ndarray:
+def builtin_speech(
+    text: str, voice: Voice, rng: np.random.Generator, sample_rate: int = 16000
+) -> tuple[np.ndarray, list[Phone]]:
     """A voiced, syllable-rate modulated speech-like signal for ``text`` (no espeak-ng needed).
 
     Each word becomes 1-3 syllables (by its vowel groups); a syllable is a glottal pulse train at a
     gliding fundamental, shaped by three vowel formants (source-filter model of speech), with an
-    optional fricative noise onset, under a raised-cosine loudness envelope.
+    optional fricative noise onset, under a raised-cosine loudness envelope. Its phones are the
+    syllables' vowels (and /s/ for a fricative onset), with pauses between words.
 
     Returns
     -------
-    (S,) float32, peak normalised to ``voice.gain``.
+    (S,) float32, peak normalised to ``voice.gain``, and the phones (seconds).
     """
     f0_base = 95.0 + 1.6 * voice.pitch  # Hz: pitch 0..99 -> 95..253 Hz
     syllable_s = 60.0 / voice.speed_wpm / 1.6  # about 1.6 syllables per word
     pieces: list[np.ndarray] = []
+    phones: list[Phone] = []
+    at = 0.0
     for word in text.split():
         n_syllables = max(1, min(3, _vowel_groups(word)))
         for _ in range(n_syllables):
             duration = syllable_s * rng.uniform(0.7, 1.3)
-            pieces.append(_syllable(rng, duration, f0_base, sample_rate))
-        pieces.append(np.zeros(int(sample_rate * (0.04 + 0.01 * voice.word_gap)), np.float32))
-    return _normalise(np.concatenate(pieces), voice.gain)
+            piece, vowel, onset = _syllable(rng, duration, f0_base, sample_rate)
+            if onset:
+                phones.append(Phone("s", at, at + 0.3 * duration))
+            phones.append(Phone(vowel, at + (0.3 * duration if onset else 0.0), at + duration))
+            pieces.append(piece)
+            at += len(piece) / sample_rate
+        gap = np.zeros(int(sample_rate * (0.04 + 0.01 * voice.word_gap)), np.float32)
+        phones.append(Phone("", at, at + len(gap) / sample_rate))
+        pieces.append(gap)
+        at += len(gap) / sample_rate
+    return _normalise(np.concatenate(pieces), voice.gain), phones
 
 
 def pad_to_frames(
@@ -156,9 +199,12 @@ def pad_to_frames(
 _VOWEL_FORMANTS = np.array(
     [[730, 1090, 2440], [270, 2290, 3010], [300, 870, 2240], [530, 1840, 2480], [570, 840, 2410]]
 )
+_VOWEL_IPA = ("ɑ", "i", "u", "ɛ", "ɔ")  # the vowels of those formants
 
 
-def _syllable(rng: np.random.Generator, duration: float, f0_base: float, rate: int) -> np.ndarray:
+def _syllable(
+    rng: np.random.Generator, duration: float, f0_base: float, rate: int
+) -> tuple[np.ndarray, str, bool]:
     n = int(duration * rate)
     t = np.arange(n) / rate
     f0 = f0_base * (1.0 + 0.08 * np.sin(2 * np.pi * rng.uniform(1.0, 3.0) * t + rng.uniform(0, 6.3)))
@@ -166,17 +212,19 @@ def _syllable(rng: np.random.Generator, duration: float, f0_base: float, rate: i
     source = (np.diff(np.floor(phase), prepend=0.0) > 0).astype(np.float64)  # one pulse per period
     source = signal.lfilter([1.0], [1.0, -0.97], source)  # glottal roll-off (-6 dB/octave)
     voiced = np.zeros(n)
-    formants = _VOWEL_FORMANTS[rng.integers(len(_VOWEL_FORMANTS))]
+    vowel = int(rng.integers(len(_VOWEL_FORMANTS)))
+    formants = _VOWEL_FORMANTS[vowel]
     for formant, bandwidth in zip(formants, (80, 110, 160), strict=True):
         b, a = _resonator(float(formant), bandwidth, rate)
         voiced += signal.lfilter(b, a, source)
     envelope = np.sin(np.pi * np.clip(t / duration, 0, 1)) ** 0.7
     out = voiced * envelope
-    if rng.random() < 0.4:  # fricative onset: high-passed noise over the first 30 %
+    onset = bool(rng.random() < 0.4)
+    if onset:  # fricative onset: high-passed noise over the first 30 %
         noise = signal.lfilter(*signal.butter(4, 3500 / (rate / 2), "high"), rng.standard_normal(n))
-        onset = np.clip(1.0 - t / (0.3 * duration), 0, 1)
-        out += 0.3 * np.abs(voiced).max() * noise / (np.abs(noise).max() + 1e-9) * onset
-    return out.astype(np.float32)
+        ramp = np.clip(1.0 - t / (0.3 * duration), 0, 1)
+        out += 0.3 * np.abs(voiced).max() * noise / (np.abs(noise).max() + 1e-9) * ramp
+    return out.astype(np.float32), _VOWEL_IPA[vowel], onset
 
 
 def _resonator(freq: float, bandwidth: float, rate: int) -> tuple[np.ndarray, np.ndarray]:

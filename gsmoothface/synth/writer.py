@@ -6,7 +6,8 @@ Files for video ``<name>`` in the output folder (the data contract of ``data/raw
 - ``<name>.truth.npz``: ``coeff (T, 257) f32`` (the frame camera: Deep3DFace's camera scaled to the
   S x S frame, focal 1015 S / 224, centre S / 2), ``trans_params (T, 5) f64`` (POS alignment of the
   noise-free landmarks, as a fitter with perfect landmarks computes it), ``lm68 (T, 68, 2) f32``
-  noise-free, y down, frame pixels (pixel centre = integer coordinate, the renderer's convention);
+  noise-free, y down, frame pixels (pixel centre = integer coordinate, the renderer's convention),
+  ``phones (K,) str`` (IPA; "" = pause) and ``phone_spans (K, 2) f64`` (seconds): what was said;
 - ``<name>.landmarks.npz``: ``lm68 (T, 68, 2) f32`` with detector-like noise and ``valid (T,) bool``
   (missed frames are NaN), the sidecar the ``sidecar`` landmark source reads.
 """
@@ -100,6 +101,8 @@ def write_video(
         "coeff": utt.coeff,
         "trans_params": estimate_trans_params_batch(lm68, cfg.size, cfg.size).astype(np.float64),
         "lm68": lm68,
+        "phones": np.array([p.ipa for p in utt.phones]),
+        "phone_spans": np.array([(p.start, p.end) for p in utt.phones], np.float64).reshape(-1, 2),
     }
     write_npz(out_dir / f"{utt.name}.truth.npz", **truth)
     noisy, valid = detector_noise(rng, lm68, cfg)

@@ -1,0 +1,112 @@
+"""The phonetic front end (PocketSphinx phones of real-speech acoustics) and the seeded augmentation."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from gsmoothface.audio import AudioConfig, n_feature_frames, open_frontend
+from gsmoothface.audio.augment import augment
+from gsmoothface.audio.phonetic import DIM, PHONES
+from gsmoothface.errors import MissingAssetError
+from gsmoothface.media import load_audio
+from gsmoothface.synth.speech import Voice, espeak_available, espeak_speech
+
+pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
+TEXT = "people keep a simple boat by the moon and the ocean"
+
+
+@pytest.fixture(scope="module")
+def speech() -> np.ndarray:
+    audio, _ = espeak_speech(TEXT, Voice("en-us+f2", 150, 50, 1, 0.8))
+    return np.concatenate([np.zeros(4000, np.float32), audio, np.zeros(4000, np.float32)])
+
+
+def _ffmpeg(src: Path, dst: Path, *args: str) -> Path:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), *args, str(dst)], check=True)
+    return dst
+
+
+def test_same_speech_same_features_at_any_rate_channels_and_container(speech, tmp_path) -> None:
+    base = tmp_path / "speech.wav"
+    sf.write(base, speech, 16000, subtype="PCM_16")
+    variants = {
+        "16 kHz mono wav": base,
+        "44.1 kHz stereo flac": _ffmpeg(base, tmp_path / "a.flac", "-ar", "44100", "-ac", "2"),
+        "48 kHz stereo pcm in mkv": _ffmpeg(
+            base, tmp_path / "b.mkv", "-ar", "48000", "-ac", "2", "-c:a", "pcm_s16le"
+        ),
+    }
+    frontend = open_frontend(AudioConfig(frontend="phonetic"))
+    reference = frontend(load_audio(base, 16000))
+    assert reference.shape == (n_feature_frames(len(speech)), DIM)
+    spoken = reference[:, 1:-1].sum(1) > 0  # frames decoded as a phone, not silence
+    assert spoken.mean() > 0.5 and len(set(reference[:, :-1].argmax(1))) > 10  # it hears many phones
+    for name, path in variants.items():
+        feats = frontend(load_audio(path, 16000))
+        assert feats.shape == reference.shape, name
+        same = (feats[:, :-1].argmax(1) == reference[:, :-1].argmax(1)).mean()
+        assert same > 0.9, f"{name}: {same:.1%} of frames decode to the same phone"
+        assert np.abs(feats[:, -1] - reference[:, -1]).mean() < 0.02, f"{name}: loudness differs"
+
+
+def test_phones_track_the_words(speech) -> None:
+    """Recognised words are aligned: the bilabials of 'people', 'simple' and 'moon' are
+    heard, and rounded and spread vowels; given the words, the alignment alone finds the same."""
+    frontend = open_frontend(AudioConfig(frontend="phonetic"))
+    feats = frontend(speech)
+    heard = {PHONES[i] for i in feats[:, :-1].argmax(1)}
+    assert {"P", "M"} <= heard and heard & {"UW", "OW"} and heard & {"IY", "IH"}
+    told = frontend(speech, text=TEXT)
+    assert (told[:, :-1].argmax(1) == feats[:, :-1].argmax(1)).mean() > 0.7
+    assert {"P", "B", "M", "UW", "OW", "IY", "SH"} <= {PHONES[i] for i in told[:, :-1].argmax(1)}
+
+
+def test_augmentation_is_seeded(speech) -> None:
+    one = augment(speech, 16000, seed=7)
+    assert one.dtype == np.float32 and one.shape == speech.shape
+    assert one.tobytes() == augment(speech, 16000, seed=7).tobytes()
+    others = [augment(speech, 16000, seed=s) for s in range(8, 12)]
+    assert all(o.tobytes() != one.tobytes() for o in others)
+    assert min(np.abs(o - speech).mean() for o in [one, *others]) > 1e-4  # it does change the audio
+    state = np.random.get_state()[1].copy()
+    augment(speech, 16000, seed=3)
+    assert np.array_equal(np.random.get_state()[1], state)  # global generators left as they were
+
+
+def test_missing_front_end_model_files_give_one_line_naming_them(tmp_path) -> None:
+    (tmp_path / "en-us").mkdir()
+    (tmp_path / "en-us" / "mdef").write_text("")
+    with pytest.raises(MissingAssetError) as info:
+        open_frontend(AudioConfig(frontend="phonetic", phonetic_model=tmp_path))
+    message = str(info.value)
+    assert "\n" not in message and str(tmp_path / "en-us" / "means") in message
+    assert str(tmp_path / "en-us" / "mdef") not in message.split(";")[0]  # present files are not named
+
+    from stages.cli import app
+
+    (tmp_path / "clips" / "a").mkdir(parents=True)
+    sf.write(tmp_path / "clips" / "a" / "audio.wav", np.full(16000, 0.1, np.float32), 16000)
+    params = tmp_path / "params.yaml"
+    params.write_text(f"base: {{}}\naudio: {{frontend: phonetic, phonetic_model: {tmp_path}}}\n")
+    result = CliRunner().invoke(
+        app,
+        [
+            "audio-features",
+            "--clips",
+            str(tmp_path / "clips"),
+            "--out",
+            str(tmp_path / "out"),
+            "--params",
+            str(params),
+        ],
+    )
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "feat.params" in lines[0]
+    assert not (tmp_path / "out").exists()
