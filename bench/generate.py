@@ -67,8 +67,8 @@ def _models(size: int):
     from gsmoothface.a2ep.predict import predict_expressions
     from gsmoothface.audio import AudioConfig, open_frontend, to_frame_rate
     from gsmoothface.generate import taft_translator
+    from gsmoothface.taft.checkpoint import build_generator
     from gsmoothface.taft.config import TaftConfig
-    from gsmoothface.taft.train import build_generator
 
     torch.manual_seed(0)
     cfg = A2EPConfig()

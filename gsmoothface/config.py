@@ -1,8 +1,10 @@
 """Typed, frozen configs, one per ``params.yaml`` section, loaded with strict validation.
 
-Every stage reads its section through :func:`load_section`. An unknown key, a missing section or a
-value of the wrong type is a :class:`ConfigError` that names the key and the section, so a typo in
-``params.yaml`` (or in ``dvc exp run -S``) fails loudly instead of being ignored.
+Every stage reads its section through :func:`load_section`. An unknown key, a missing section, a
+value of the wrong type or out of its range is a :class:`ConfigError` that names the key and the
+section, so a typo in ``params.yaml`` (or in ``dvc exp run -S``) fails loudly instead of being ignored.
+A numeric field declares its range with :func:`ranged`; the config's ``__post_init__`` calls
+:func:`check_ranges`, so a config built in code is held to the same rule.
 """
 
 from __future__ import annotations
@@ -26,14 +28,78 @@ class ConfigError(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
+class Range:
+    """Allowed values of a numeric field: ``low <= v`` and ``v <= high`` (``v < high`` when
+    ``high_open``), and odd when ``odd``; ``None`` leaves a side unbounded."""
+
+    low: float | None = None
+    high: float | None = None
+    high_open: bool = False
+    odd: bool = False
+
+    def holds(self, value: float) -> bool:
+        """Whether ``value`` lies in the range."""
+        if self.low is not None and value < self.low:
+            return False
+        if self.high is not None and (value >= self.high if self.high_open else value > self.high):
+            return False
+        return not self.odd or value % 2 == 1
+
+    def describe(self) -> str:
+        """The range in words, for error messages."""
+        if self.low is not None and self.high is not None:
+            text = f"in [{self.low}, {self.high}{')' if self.high_open else ']'}"
+        elif self.low is not None:
+            text = f">= {self.low}"
+        elif self.high is not None:
+            text = f"{'<' if self.high_open else '<='} {self.high}"
+        else:
+            text = "any number"
+        return f"an odd number {text}" if self.odd else text
+
+
+def ranged(
+    default: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    high_open: bool = False,
+    odd: bool = False,
+) -> Any:
+    """A dataclass field with ``default`` whose values must lie in a :class:`Range`."""
+    return dataclasses.field(default=default, metadata={"range": Range(low, high, high_open, odd)})
+
+
+def field_range(field: dataclasses.Field[Any]) -> Range | None:
+    """The :class:`Range` a field was declared with by :func:`ranged`, or ``None``."""
+    return field.metadata.get("range")
+
+
+def check_ranges(config: Any, section: str) -> None:
+    """Raise :class:`ConfigError` naming the key, ``section`` and the range for the first field of
+    ``config`` whose value lies outside the range it was declared with."""
+    for field in dataclasses.fields(config):
+        allowed = field_range(field)
+        value = getattr(config, field.name)
+        if allowed is not None and value is not None and not allowed.holds(value):
+            raise ConfigError(
+                f"key '{field.name}' in params section '{section}' must be {allowed.describe()}, "
+                f"got {value!r}"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
 class BaseConfig:
     """Shared numbers (``base`` section): seeds, frame and sample rates, device, logging."""
 
-    seed: int = 0
-    fps: int = 25  # video frames per second everywhere after `slice`
-    sample_rate: int = 16000  # audio samples per second everywhere after `slice`
+    seed: int = ranged(0, low=0)
+    fps: int = ranged(25, low=1)  # video frames per second everywhere after `slice`
+    sample_rate: int = ranged(16000, low=1)  # audio samples per second everywhere after `slice`
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    progress_every: int = 50  # a plain progress line every N items when stdout is not a terminal
+    progress_every: int = ranged(50, low=1)  # a plain progress line every N items off a terminal
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "base")
 
 
 def read_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:

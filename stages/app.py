@@ -8,7 +8,11 @@ from typing import Annotated
 
 import typer
 
-from stages.common import err, stage_errors
+from gsmoothface.sections import INFERENCE_SECTIONS
+from stages.common import err, open_stage, stage_errors
+
+# the params sections the command reads: those of the inference path it shares with `generate`
+SECTIONS = INFERENCE_SECTIONS
 
 app = typer.Typer()
 
@@ -39,6 +43,7 @@ def serve_app(
                 "upload files and run jobs on it",
                 markup=True,
             )
+        open_stage(params, SECTIONS)  # a wrong value fails here, before the page loads anything
         if importlib.util.find_spec("gradio") is None:
             raise MissingAssetError(
                 "gradio is not installed: pip install -e '.[app]' (scripts/install.sh does)"

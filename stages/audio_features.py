@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
-from stages.common import stage_errors
+from stages.common import open_stage, stage_errors
+
+# the params sections the command reads (dvc.yaml lists the same for its stage)
+SECTIONS = ("base", "audio")
 
 app = typer.Typer()
 
@@ -30,15 +33,13 @@ def audio_features(
     """Compute the frozen audio front end (phones, log-mel, or the wav2vec2 CNN) of every clip's audio."""
     with stage_errors():
         from gsmoothface.atomic import write_json, write_npy
-        from gsmoothface.audio import AudioConfig, load_audio, open_frontend
-        from gsmoothface.config import BaseConfig, config_to_dict, load_section, read_params
-        from gsmoothface.device import resolve_device
+        from gsmoothface.audio import load_audio, open_frontend
+        from gsmoothface.config import config_to_dict
         from gsmoothface.errors import InputError
         from gsmoothface.progress import progress
 
-        raw = read_params(params)
-        base = load_section(BaseConfig, "base", raw)
-        cfg = load_section(AudioConfig, "audio", raw)
+        stage = open_stage(params, SECTIONS)
+        base, cfg = stage.base, stage["audio"]
         if corpus is not None:
             from gsmoothface.audio.corpus import write_corpus_features
 
@@ -54,7 +55,7 @@ def audio_features(
         for wav in wavs:
             if not wav.is_file():
                 raise InputError(f"{wav}: clip audio not found")
-        frontend = open_frontend(cfg, base.sample_rate, resolve_device(base.device))
+        frontend = open_frontend(cfg, base.sample_rate, stage.device())
         if cfg.frontend == "phonetic":
             print(frontend.describe()["language"])
         for name, wav in progress(

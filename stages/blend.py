@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
-from stages.common import stage_errors
+from stages.common import open_stage, stage_errors
+
+# the params sections the command reads (dvc.yaml lists the same for its stage)
+SECTIONS = ("base", "blend", "face_model", "render")
 
 app = typer.Typer()
 
@@ -31,21 +34,17 @@ def blend(
         import json
 
         import numpy as np
-        import torch
 
-        from gsmoothface.blend import BlendConfig, MafbBlender, blend_clip, write_blended_clip
-        from gsmoothface.config import BaseConfig, config_to_dict, load_section, read_params
-        from gsmoothface.device import resolve_device
+        from gsmoothface.blend import MafbBlender, blend_clip, write_blended_clip
+        from gsmoothface.config import config_to_dict
         from gsmoothface.errors import InputError
-        from gsmoothface.face_model import FaceModelConfig, load_face_model
+        from gsmoothface.face_model import load_face_model
         from gsmoothface.media import iter_frames
         from gsmoothface.progress import progress
-        from gsmoothface.render import RenderConfig
 
-        raw = read_params(params)
-        base = load_section(BaseConfig, "base", raw)
-        cfg = load_section(BlendConfig, "blend", raw)
-        backend = load_section(RenderConfig, "render", raw).backend
+        # small elementwise ops: a second thread only waits on a shared CPU
+        stage = open_stage(params, SECTIONS, threads=1)
+        cfg, backend = stage["blend"], stage["render"].backend
         names = clip or sorted(p.stem for p in fits.glob("*.npz") if (clips / p.stem / "meta.json").is_file())
         if not names:
             raise InputError(f"no clip in {clips} has a 3DMM fit in {fits}; run `gsmoothface fit-3dmm`")
@@ -63,9 +62,8 @@ def blend(
             meta = json.loads((clip_dir / "meta.json").read_text())
             jobs.append((name, clip_dir, coeff, trans_params, valid, meta))
 
-        torch.set_num_threads(1)  # small elementwise ops: a second thread only waits on a shared CPU
-        device = resolve_device(base.device)
-        face = load_face_model(load_section(FaceModelConfig, "face_model", raw))
+        device = stage.device()
+        face = load_face_model(stage["face_model"])
         blender = MafbBlender(face, cfg, backend=backend, device=str(device))
         for name, clip_dir, coeff, trans_params, valid, meta in progress(jobs, "blend clips", every=1):
             chunks = blend_clip(

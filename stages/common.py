@@ -1,13 +1,21 @@
-"""Helpers shared by the stage commands."""
+"""Helpers shared by the stage commands: the one error path and the one prologue."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    import torch
+
+    from gsmoothface.config import BaseConfig
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -29,3 +37,46 @@ def stage_errors() -> Iterator[None]:
     except (GsmoothfaceError, ConfigError) as exc:
         err.print(f"[bold red]error:[/] {exc}", markup=True)
         raise typer.Exit(code=1) from exc
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """What every stage starts from: the read params and its sections as typed configs."""
+
+    params: dict[str, Any]  # the whole params file, for what a stage passes on unread
+    configs: dict[str, Any]  # section -> frozen config, ``base`` first
+
+    @property
+    def base(self) -> BaseConfig:
+        """The ``base`` section."""
+        return self.configs["base"]
+
+    def __getitem__(self, section: str) -> Any:
+        return self.configs[section]
+
+    def device(self) -> torch.device:
+        """The torch device ``base.device`` selects (a clear error for ``cuda`` without a GPU)."""
+        from gsmoothface.device import resolve_device
+
+        return resolve_device(self.base.device)
+
+
+def open_stage(params: Path, sections: tuple[str, ...], threads: int | None = None) -> Stage:
+    """Read ``params``, load ``base`` and ``sections`` into their typed configs (every section is
+    validated before any work starts) and, when ``threads`` is given, run torch on that many CPU
+    threads, at most the machine's cores."""
+    from gsmoothface.config import read_params
+    from gsmoothface.sections import load_sections
+
+    raw = read_params(params)
+    configs = load_sections(raw, ("base", *(s for s in sections if s != "base")))
+    if threads is not None:
+        use_threads(threads)
+    return Stage(raw, configs)
+
+
+def use_threads(threads: int) -> None:
+    """The one rule for CPU threads: torch runs on ``threads`` of them, at most the machine's cores."""
+    import torch
+
+    torch.set_num_threads(max(1, min(threads, os.cpu_count() or 1)))

@@ -9,6 +9,8 @@ import typer
 
 from stages.common import stage_errors
 
+SECTIONS: tuple[str, ...] = ()  # reads no params
+
 app = typer.Typer()
 
 

@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
-from stages.common import stage_errors
+from stages.common import open_stage, stage_errors
+
+# the params sections the command reads (dvc.yaml lists the same for its stage)
+SECTIONS = ("base", "evaluate", "audio", "blend", "face_model", "render")
 
 app = typer.Typer()
 
@@ -28,25 +31,21 @@ def evaluate(
         import torch
 
         from gsmoothface.atomic import atomic_dir
-        from gsmoothface.config import BaseConfig, config_to_dict, load_section, read_params
-        from gsmoothface.device import resolve_device
+        from gsmoothface.config import config_to_dict
         from gsmoothface.errors import InputError
-        from gsmoothface.evaluation.config import EvaluateConfig
         from gsmoothface.evaluation.evaluate import Evaluator, eval_clips, speaker_mean_expressions
         from gsmoothface.evaluation.report import write_report
         from gsmoothface.generate import load_pipeline
         from gsmoothface.progress import progress
 
-        raw = read_params(params)
-        base = load_section(BaseConfig, "base", raw)
-        cfg = load_section(EvaluateConfig, "evaluate", raw)
+        stage = open_stage(params, SECTIONS, threads=2)
+        base, cfg = stage.base, stage["evaluate"]
         clips = eval_clips(cfg)
         if not clips:
             raise InputError(f"{cfg.clips_dir}: no clip with split in {list(cfg.splits)} (meta.json)")
-        device = resolve_device(base.device)
+        device = stage.device()
         torch.manual_seed(base.seed)
-        torch.set_num_threads(min(torch.get_num_threads(), 2))
-        pipe = load_pipeline(raw, cfg.a2ep_model, cfg.taft_model, device, section="evaluate")
+        pipe = load_pipeline(stage.params, cfg.a2ep_model, cfg.taft_model, device, section="evaluate")
         syncnet, reason = None, "evaluate.syncnet_weights is not set (a local syncnet_v2.model)"
         if cfg.syncnet_weights is not None:
             from gsmoothface.evaluation.syncnet import load_syncnet

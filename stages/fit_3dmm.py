@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
-from stages.common import stage_errors
+from stages.common import open_stage, stage_errors, use_threads
+
+# the params sections the command reads (dvc.yaml lists the same for its stage)
+SECTIONS = ("base", "fit_3dmm", "face_model", "render")
 
 app = typer.Typer()
 
@@ -35,21 +38,16 @@ def fit_3dmm(
         import torch
 
         from gsmoothface.atomic import write_json
-        from gsmoothface.config import BaseConfig, config_to_dict, load_section, read_params
-        from gsmoothface.device import resolve_device
+        from gsmoothface.config import config_to_dict
         from gsmoothface.errors import InputError
-        from gsmoothface.face_model import FaceModelConfig, load_face_model
-        from gsmoothface.fitting import Fit3dmmConfig, fit_clip, load_fitter_net
+        from gsmoothface.face_model import load_face_model
+        from gsmoothface.fitting import fit_clip, load_fitter_net
         from gsmoothface.fitting.overlay import write_overlay
         from gsmoothface.fitting.truth import truth_metrics
         from gsmoothface.progress import progress
-        from gsmoothface.render import RenderConfig
 
-        raw = read_params(params)
-        base = load_section(BaseConfig, "base", raw)
-        face_cfg = load_section(FaceModelConfig, "face_model", raw)
-        render_cfg = load_section(RenderConfig, "render", raw)
-        cfg = load_section(Fit3dmmConfig, "fit_3dmm", raw)
+        stage = open_stage(params, SECTIONS)
+        base, cfg, face_cfg, render_cfg = stage.base, stage["fit_3dmm"], stage["face_model"], stage["render"]
         if clip:
             clip_dirs = [clips / name for name in clip]
             missing = [str(d) for d in clip_dirs if not d.is_dir()]
@@ -62,9 +60,9 @@ def fit_3dmm(
         if not clip_dirs:
             raise InputError(f"no clips (folders with video.mp4) in {clips}: run `gsmoothface slice` first")
 
-        torch.set_num_threads(cfg.threads)
+        use_threads(cfg.threads)
         torch.manual_seed(base.seed)
-        device = resolve_device(base.device)
+        device = stage.device()
         model = load_face_model(face_cfg).to(device)
         model_name = (
             str(face_cfg.path) if face_cfg.path is not None else f"synthetic(seed={face_cfg.synthetic_seed})"

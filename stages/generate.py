@@ -7,7 +7,11 @@ from typing import Annotated
 
 import typer
 
+from gsmoothface.sections import INFERENCE_SECTIONS
 from stages.common import stage_errors
+
+# the params sections the command reads: those of the inference path it shares with the app
+SECTIONS = INFERENCE_SECTIONS
 
 app = typer.Typer()
 
@@ -35,8 +39,10 @@ def generate(
     with stage_errors():
         from gsmoothface.generate.inference import Inference
 
-        inference = Inference.open(params, log=print)  # fails fast on missing models
+        Inference.check_output(out)
+        inference = Inference.open(params, log=print)  # fails fast on bad params and missing models
         wave = inference.read_audio(audio)
+        inference.speaker(speaker)  # an unknown speaker fails before any slicing
         # a clip as it is; a raw video or photo sliced and fitted once (cached by content hash)
         ref = inference.reference(reference)
         style = inference.speaker(speaker, ref)

@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
-from stages.common import stage_errors
+from stages.common import open_stage, stage_errors
+
+# the params sections the command reads (dvc.yaml lists the same for its stage)
+SECTIONS = ("base", "slice")
 
 app = typer.Typer()
 
@@ -28,14 +31,11 @@ def manifest(
     with stage_errors():
         import sys
 
-        from gsmoothface.config import BaseConfig, load_section, read_params
         from gsmoothface.errors import InputError
-        from gsmoothface.slicing import SliceConfig
         from gsmoothface.slicing.manifest import manifest_text, plan_clips, write_clip_manifest
 
-        raw = read_params(params)
-        base = load_section(BaseConfig, "base", raw)
-        cfg = load_section(SliceConfig, "slice", raw)
+        stage = open_stage(params, SECTIONS)
+        base, cfg = stage.base, stage["slice"]
         log = (lambda line: print(line, file=sys.stderr)) if out is None else print
         entries = plan_clips(input_dir, cfg, base.fps, base.sample_rate, log=log)
         if not entries:

@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
-from stages.common import stage_errors
+from stages.common import open_stage, stage_errors, use_threads
+
+# the params sections the command reads (dvc.yaml lists the same for its stage)
+SECTIONS = ("base", "audio", "face_model")
 
 app = typer.Typer()
 
@@ -25,22 +28,17 @@ def predict_exp(
 ) -> None:
     """Predict expression coefficients for audio of any length (windows cross-faded, no seams)."""
     with stage_errors():
-        import torch
-
         from gsmoothface.a2ep.checkpoint import load_model, trained_audio_config
         from gsmoothface.a2ep.predict import predict_audio
         from gsmoothface.atomic import write_npy
-        from gsmoothface.audio import AudioConfig, load_audio, open_frontend
-        from gsmoothface.config import BaseConfig, load_section, read_params
-        from gsmoothface.device import resolve_device
+        from gsmoothface.audio import load_audio, open_frontend
 
-        raw = read_params(params)
-        base = load_section(BaseConfig, "base", raw)
-        device = resolve_device(base.device)
+        stage = open_stage(params, SECTIONS)
+        device = stage.device()
         net, info = load_model(model, device)
-        torch.set_num_threads(net.cfg.cpu_threads)
+        use_threads(net.cfg.cpu_threads)
         # the front end the model was trained with; only the weights folder comes from this machine's params
-        audio_cfg = trained_audio_config(info, load_section(AudioConfig, "audio", raw))
+        audio_cfg = trained_audio_config(info, stage["audio"])
         wave = load_audio(audio, info["sample_rate"], audio_cfg.min_duration_s, audio_cfg.silence_peak)
         frontend = open_frontend(audio_cfg, info["sample_rate"], device)
         if "language" in frontend.describe():
@@ -50,8 +48,8 @@ def predict_exp(
         print(f"predict-exp: wrote {out} {exp.shape}")
         if video is not None:
             from gsmoothface.a2ep.visualize import render_expressions
-            from gsmoothface.face_model import FaceModelConfig, load_face_model
+            from gsmoothface.face_model import load_face_model
 
-            face = load_face_model(load_section(FaceModelConfig, "face_model", raw)).to(device)
+            face = load_face_model(stage["face_model"]).to(device)
             render_expressions(exp, face, video, audio, fps=info["fps"])
             print(f"predict-exp: wrote {video}")

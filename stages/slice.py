@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
-from stages.common import stage_errors
+from stages.common import open_stage, stage_errors
+
+# the params sections the command reads (dvc.yaml lists the same for its stage)
+SECTIONS = ("base", "slice")
 
 app = typer.Typer()
 
@@ -47,21 +50,15 @@ def slice(
     with stage_errors():
         import dataclasses
 
-        from gsmoothface.config import BaseConfig, load_section, read_params
         from gsmoothface.errors import InputError
-        from gsmoothface.slicing import ClipEntry, SliceConfig, slice_clip, slice_folder
+        from gsmoothface.slicing import ClipEntry, slice_clip, slice_folder
         from gsmoothface.slicing.manifest import parse_crop, parse_span
 
-        raw = read_params(params)
-        base = load_section(BaseConfig, "base", raw)
-        cfg = load_section(SliceConfig, "slice", raw)
+        stage = open_stage(params, SECTIONS)
+        base, cfg = stage.base, stage["slice"]
         overrides = {"input_dir": input_dir, "output_dir": output_dir}
         cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
-        device = "cpu"
-        if cfg.detector == "fan":
-            from gsmoothface.device import resolve_device
-
-            device = str(resolve_device(base.device))
+        device = str(stage.device()) if cfg.detector == "fan" else "cpu"
         if clip is not None:
             if source is None:
                 raise InputError("--clip needs --source (the video the clip is cut from)")

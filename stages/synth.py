@@ -8,7 +8,10 @@ from typing import Annotated
 
 import typer
 
-from stages.common import stage_errors
+from stages.common import open_stage, stage_errors
+
+# the params sections the command reads (dvc.yaml lists the same for its stage)
+SECTIONS = ("base", "synth", "face_model", "render")
 
 app = typer.Typer()
 
@@ -25,18 +28,11 @@ def synth(
 ) -> None:
     """Generate the synthetic talking-face corpus: speakers, speech, videos, ground truth, split."""
     with stage_errors():
-        import torch
-
-        from gsmoothface.config import BaseConfig, load_section, read_params
-        from gsmoothface.face_model import FaceModelConfig
-        from gsmoothface.synth import SynthConfig, build_corpus
+        from gsmoothface.synth import build_corpus
 
         # many small tensor ops per frame: one thread avoids oversubscribing the renderer's threads
-        torch.set_num_threads(1)
-        raw = read_params(params)
-        base = load_section(BaseConfig, "base", raw)
-        cfg = load_section(SynthConfig, "synth", raw)
-        face_cfg = load_section(FaceModelConfig, "face_model", raw)
+        stage = open_stage(params, SECTIONS, threads=1)
+        base, cfg, face_cfg = stage.base, stage["synth"], stage["face_model"]
         start = time.perf_counter()
         # the corpus renders on the CPU whatever the device, so its frames never depend on the GPU
         meta = build_corpus(out_dir, contact_sheet, cfg, base, face_cfg, render_backend="cpu")

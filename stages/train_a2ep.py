@@ -7,7 +7,10 @@ from typing import Annotated, Literal
 
 import typer
 
-from stages.common import stage_errors
+from stages.common import open_stage, stage_errors, use_threads
+
+# the params sections the command reads (dvc.yaml lists the same for its stage)
+SECTIONS = ("base", "a2ep", "audio", "face_model")
 
 app = typer.Typer()
 
@@ -39,23 +42,17 @@ def train_a2ep(
 ) -> None:
     """Train A2EP (GSmoothFace's audio-to-expression transformer); resumes from --checkpoint."""
     with stage_errors():
-        import torch
-
-        from gsmoothface.a2ep.config import A2EPConfig
         from gsmoothface.a2ep.data import load_clips, load_speech
         from gsmoothface.a2ep.loss import expression_basis
         from gsmoothface.a2ep.model import pretrained_encoder, tiny_encoder_config
         from gsmoothface.a2ep.train import train_a2ep as train
-        from gsmoothface.audio import AudioConfig, load_wav2vec2
-        from gsmoothface.config import BaseConfig, config_to_dict, load_section, read_params
-        from gsmoothface.device import resolve_device
-        from gsmoothface.face_model import FaceModelConfig, load_face_model
+        from gsmoothface.audio import load_wav2vec2
+        from gsmoothface.config import config_to_dict
+        from gsmoothface.face_model import load_face_model
 
-        raw = read_params(params)
-        base = load_section(BaseConfig, "base", raw)
-        audio_cfg = load_section(AudioConfig, "audio", raw)
-        cfg = load_section(A2EPConfig, "a2ep", raw)
-        face = load_face_model(load_section(FaceModelConfig, "face_model", raw))
+        stage = open_stage(params, SECTIONS)
+        base, audio_cfg, cfg = stage.base, stage["audio"], stage["a2ep"]
+        face = load_face_model(stage["face_model"])
         data = load_clips(clips, features, fits, targets, base.fps, base.sample_rate)
         if speech is not None:
             data += load_speech(speech / "features.npz", base.fps, base.sample_rate)
@@ -72,7 +69,7 @@ def train_a2ep(
             "fps": base.fps,
             "sample_rate": base.sample_rate,
         }
-        torch.set_num_threads(cfg.cpu_threads)
+        use_threads(cfg.cpu_threads)
         metrics = train(
             data,
             expression_basis(face, cfg.exp_dim),
@@ -83,7 +80,7 @@ def train_a2ep(
             model,
             checkpoint,
             live,
-            resolve_device(base.device),
+            stage.device(),
             encoder_state,
             base.progress_every,
         )

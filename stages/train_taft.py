@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
-from stages.common import stage_errors
+from stages.common import open_stage, stage_errors, use_threads
+
+# the params sections the command reads (dvc.yaml lists the same for its stage)
+SECTIONS = ("base", "taft")
 
 app = typer.Typer()
 
@@ -29,18 +32,12 @@ def train_taft(
     Runs unchanged as one CPU process or under ``torchrun`` (DistributedDataParallel).
     """
     with stage_errors():
-        import torch
-
         from gsmoothface.blend import list_blended
-        from gsmoothface.config import BaseConfig, load_section, read_params
-        from gsmoothface.device import resolve_device
         from gsmoothface.errors import InputError
-        from gsmoothface.taft.config import TaftConfig
         from gsmoothface.taft.train import train_taft as train
 
-        raw = read_params(params)
-        base = load_section(BaseConfig, "base", raw)
-        cfg = load_section(TaftConfig, "taft", raw)
+        stage = open_stage(params, SECTIONS)
+        base, cfg = stage.base, stage["taft"]
         train_clips = list_blended(blended, cfg.train_split)
         eval_clips = list_blended(blended, cfg.eval_split)
         if not train_clips or not eval_clips:
@@ -51,10 +48,8 @@ def train_taft(
         sizes = {c.size for c in train_clips + eval_clips}
         if len(sizes) != 1 or next(iter(sizes)) % 2**cfg.layers:
             raise InputError(f"{blended}: clip sizes {sorted(sizes)} must agree and divide by 2**taft.layers")
-        torch.set_num_threads(cfg.threads)
-        metrics = train(
-            train_clips, eval_clips, cfg, base, model, live, checkpoint, resolve_device(base.device)
-        )
+        use_threads(cfg.threads)
+        metrics = train(train_clips, eval_clips, cfg, base, model, live, checkpoint, stage.device())
         if metrics:
             summary = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
             print(f"train-taft: wrote {model} ({summary})")

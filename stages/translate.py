@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
-from stages.common import stage_errors
+from stages.common import open_stage, stage_errors, use_threads
+
+# the params sections the command reads (dvc.yaml lists the same for its stage)
+SECTIONS = ("base", "blend", "taft", "face_model", "render")
 
 app = typer.Typer()
 
@@ -32,24 +35,17 @@ def translate(
         import tempfile
 
         import numpy as np
-        import torch
 
-        from gsmoothface.blend import BlendConfig, MafbBlender
-        from gsmoothface.config import BaseConfig, load_section, read_params
-        from gsmoothface.device import resolve_device
+        from gsmoothface.blend import MafbBlender
         from gsmoothface.errors import InputError
-        from gsmoothface.face_model import FaceModelConfig, load_face_model
+        from gsmoothface.face_model import load_face_model
         from gsmoothface.media import VideoWriter, iter_frames, probe
         from gsmoothface.progress import progress
-        from gsmoothface.render import RenderConfig
-        from gsmoothface.taft.config import TaftConfig
-        from gsmoothface.taft.train import load_checkpoint
+        from gsmoothface.taft.checkpoint import load_generator
         from gsmoothface.taft.translate import read_expression, translate_clip
 
-        raw = read_params(params)
-        base = load_section(BaseConfig, "base", raw)
-        blend_cfg = load_section(BlendConfig, "blend", raw)
-        taft_cfg = load_section(TaftConfig, "taft", raw)
+        stage = open_stage(params, SECTIONS)
+        base, blend_cfg, taft_cfg = stage.base, stage["blend"], stage["taft"]
         fit = fit or Path("data/3dmm") / f"{clip.name}.npz"
         video = clip / "video.mp4"
         if not fit.is_file() or not video.is_file():
@@ -57,17 +53,17 @@ def translate(
         with np.load(fit) as data:
             coeff, trans_params = data["coeff"].astype(np.float32), data["trans_params"].astype(np.float64)
         exp = read_expression(expression) if expression is not None else None
-        device = resolve_device(base.device)
-        generator, meta = load_checkpoint(model, device)
+        device = stage.device()
+        generator, meta = load_generator(model, device)
         size = int(meta["size"])
         if size != blend_cfg.size:
             raise InputError(f"{model} was trained at {size} px but blend.size is {blend_cfg.size}")
         info = probe(video)
         if info.n_frames and info.n_frames < len(coeff):
             coeff, trans_params = coeff[: info.n_frames], trans_params[: info.n_frames]
-        face = load_face_model(load_section(FaceModelConfig, "face_model", raw))
-        blender = MafbBlender(face, blend_cfg, load_section(RenderConfig, "render", raw).backend, str(device))
-        torch.set_num_threads(taft_cfg.threads)
+        face = load_face_model(stage["face_model"])
+        blender = MafbBlender(face, blend_cfg, stage["render"].backend, str(device))
+        use_threads(taft_cfg.threads)
         n_out = len(exp) if exp is not None else len(coeff)
         with tempfile.TemporaryDirectory(
             prefix=".translate.", dir=out.parent if out.parent.exists() else None

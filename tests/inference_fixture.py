@@ -8,16 +8,18 @@ import numpy as np
 import torch
 
 
-def write_tiny_models(root: Path, size: int, speakers: tuple[str, ...] = ("spkA",)) -> None:
-    """``root/a2ep.pt`` and ``root/taft.pt``: an untrained A2EP (its zero-initialised output layer
-    predicts the neutral face) on log-mel features, and an untrained TAFT at ``size`` px."""
+def write_tiny_models(root: Path, size: int, speakers: tuple[str, ...] = ("spkA",)) -> tuple[Path, Path]:
+    """Write ``root/a2ep.pt`` and ``root/taft.pt`` in the formats ``train-a2ep`` and ``train-taft``
+    write: an untrained A2EP trained on ``speakers`` (its zero-initialised output layer predicts the
+    neutral face) on log-mel features, and an untrained TAFT at ``size`` px. Both load through the
+    same code as trained models (``generate``, ``evaluate``, the app)."""
     from gsmoothface.a2ep import checkpoint as a2ep_ckpt
     from gsmoothface.a2ep.config import A2EPConfig
     from gsmoothface.a2ep.model import tiny_encoder_config
     from gsmoothface.audio import AudioConfig
     from gsmoothface.config import config_to_dict
+    from gsmoothface.taft.checkpoint import FORMAT, build_generator
     from gsmoothface.taft.config import TaftConfig
-    from gsmoothface.taft.train import CHECKPOINT_FORMAT, build_generator
 
     cfg = A2EPConfig(
         d_model=16, ffn_dim=32, encoder_hidden=16, encoder_ffn=32, predict_window=8, predict_overlap=2
@@ -27,7 +29,7 @@ def write_tiny_models(root: Path, size: int, speakers: tuple[str, ...] = ("spkA"
         "config": config_to_dict(cfg),
         "encoder_config": tiny_encoder_config(80, cfg),
         "speakers": list(speakers),
-        "audio": config_to_dict(AudioConfig(frontend="logmel")),
+        "audio": config_to_dict(AudioConfig(frontend="logmel")),  # the 80 log-mel features below
         "feature_dim": 80,
         "fps": 25,
         "sample_rate": 16000,
@@ -38,7 +40,7 @@ def write_tiny_models(root: Path, size: int, speakers: tuple[str, ...] = ("spkA"
     taft_cfg = TaftConfig(base_channels=8, max_channels=16, layers=2)
     generator = build_generator(taft_cfg)
     state = {
-        "format": CHECKPOINT_FORMAT,
+        "format": FORMAT,
         "config": config_to_dict(taft_cfg),
         "size": size,
         "step": 0,
@@ -46,6 +48,7 @@ def write_tiny_models(root: Path, size: int, speakers: tuple[str, ...] = ("spkA"
         "generator_ema": generator.state_dict(),
     }
     torch.save(state, root / "taft.pt")
+    return root / "a2ep.pt", root / "taft.pt"
 
 
 def write_demo_clip(root: Path, side: int) -> Path:

@@ -110,11 +110,17 @@ def test_loss_is_the_mouth_weighted_vertex_mse():
     )
 
 
-def test_learns_on_held_out_clips(demo):
+@pytest.fixture(scope="module")
+def trained(demo) -> Path:
+    """The model of a full training run on the demo clips (trained once per module)."""
     from stages.cli import app
 
     result = CliRunner().invoke(app, train_args(demo, "full"))
     assert result.exit_code == 0, result.output
+    return demo / "full" / "a2ep.pt"
+
+
+def test_learns_on_held_out_clips(demo, trained):
     metrics = json.loads((demo / "full" / "live" / "metrics.json").read_text())
     # held-out later time range of the training speakers beats each speaker's mean expression
     assert metrics["val"]["lve_reduction"] > 0.3, metrics
@@ -245,13 +251,11 @@ def test_nan_loss_stops_with_a_clear_message(demo):
     assert not (out / "m.pt").exists()
 
 
-def test_predict_exp_stage_writes_expressions_and_video(demo, tmp_path):
+def test_predict_exp_stage_writes_expressions_and_video(demo, trained, tmp_path):
     from gsmoothface.media import probe
     from stages.cli import app
 
-    model = demo / "full" / "a2ep.pt"
-    if not model.exists():
-        pytest.skip("needs the model trained by test_learns_on_held_out_clips")
+    model = trained
     wav = demo / "clips" / "spk1_1" / "audio.wav"
     args = ["predict-exp", "--audio", str(wav), "--out", str(tmp_path / "exp.npy"), "--speaker", "spk1"]
     args += [

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import ffmpeg
 import pytest
-from inference_fixture import write_inference_setup
+
+from tests.inference_fixture import write_inference_setup
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
 SPEECH = REAL / "speech04_ljspeech_LJ001-0001_en.wav"

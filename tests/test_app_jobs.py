@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from inference_fixture import write_inference_setup
 from typer.testing import CliRunner
 
 from gsmoothface.app.config import AppConfig
@@ -16,6 +15,7 @@ from gsmoothface.app.jobs import JobCancelled, Jobs, run_job
 from gsmoothface.app.server import is_loopback
 from gsmoothface.errors import InputError
 from gsmoothface.generate.still import MAX_SIDE
+from tests.inference_fixture import write_inference_setup
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
 SPEECH = REAL / "speech04_ljspeech_LJ001-0001_en.wav"
@@ -114,7 +114,7 @@ def test_a_video_with_no_face_is_an_input_error(setup, tmp_path):
     video = tmp_path / "wall.mp4"
     with VideoWriter(video, 128, 128, audio_path=speech) as writer:
         writer.write(noise)
-    with pytest.raises(InputError, match=r"wall\.mp4: no clip could be cut") as error:
+    with pytest.raises(InputError, match=r"wall\.mp4 at 0\.00 s: no face found") as error:
         _run(inference, tmp_path, speech, video, "wall.mp4")
     assert "Traceback" not in str(error.value)
 

@@ -14,6 +14,7 @@ from gsmoothface.blend import (
     mafb_mask,
     uncrop,
 )
+from gsmoothface.landmarks.align import align_image
 
 
 def _smooth_image(side: int) -> torch.Tensor:
@@ -133,21 +134,19 @@ def test_composite_keeps_frame_outside_mask_exactly():
 
 
 def test_crop_matches_face_align_image():
-    align = pytest.importorskip("gsmoothface.landmarks.align", reason="alignment module not available")
     frame = (_smooth_image(200)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     tp = np.array([200.0, 200.0, 1.6, 104.0, 97.0])
-    ref = align.align_image(frame, tp).astype(np.float64)
+    ref = align_image(frame, tp).astype(np.float64)
     ours = crop(torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255, tp[None], mode="bicubic")
     ours = ours[0].permute(1, 2, 0).numpy() * 255
     assert np.abs(ours[4:-4, 4:-4] - ref[4:-4, 4:-4]).mean() < 0.5
 
 
 def test_blender_renders_face_into_frame():
-    face_model = pytest.importorskip("gsmoothface.face_model", reason="face model not available")
-    pytest.importorskip("gsmoothface.render", reason="renderer not available")
     from gsmoothface.blend import MafbBlender
+    from gsmoothface.face_model import FaceModelConfig, load_face_model
 
-    model = face_model.load_face_model(face_model.FaceModelConfig())
+    model = load_face_model(FaceModelConfig())
     blender = MafbBlender(model, BlendConfig(), backend="cpu")
     coeff = torch.zeros(2, 257)
     coeff[1, 80] = 1.0  # another expression
@@ -159,3 +158,8 @@ def test_blender_renders_face_into_frame():
     assert centre.min() > 0.99  # the face covers the centre of the frame
     assert out.mask[:, 0, :3, :].max() == 0  # and not the top rows
     assert out.blended[:, :, 24:40, 24:40].mean() > 0.1  # lit face on a black frame
+    # the second expression changes the rendered face, and only where the face is drawn
+    changed = (out.render[1] - out.render[0]).abs().amax(dim=0)  # (64, 64)
+    assert changed[out.mask[0, 0] > 0.99].max() > 0.05
+    outside = (out.mask[0, 0] == 0) & (out.mask[1, 0] == 0)
+    assert (out.blended[:, :, outside] == 0).all()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from typer.testing import CliRunner
 
 from tests.launch import needs_torchrun, run_stage, torchrun
@@ -61,3 +63,51 @@ def test_two_processes_give_the_single_process_losses(tmp_path):
     np.testing.assert_allclose(double, single, rtol=1e-3, atol=1e-7)
     for key in ("val/lve", "final_train_loss"):
         assert double_metrics[key] == pytest.approx(single_metrics[key], rel=1e-3), key
+
+
+TAFT_PARAMS = {
+    "base": {"seed": 3, "progress_every": 1000},
+    "taft": {
+        "base_channels": 8,
+        "max_channels": 16,
+        "batch_size": 4,
+        "patch": 16,
+        "lr": 2e-3,
+        "epochs": 3,
+        "steps_per_epoch": 4,
+        "eval_frames": 8,
+        "grid_frames": 2,
+        "log_every": 1,
+        "threads": 1,
+        "gan_weight": 0.5,
+        "disc_channels": 8,
+        "disc_layers": 2,
+    },
+}
+
+
+def _train_taft(root: Path, run: str, launcher: list[str] | None) -> tuple[np.ndarray, dict]:
+    """Train TAFT with ``launcher``; (per-step loss, final held-out metrics)."""
+    args = [
+        *("train-taft", "--blended", str(root / "blended"), "--model", str(root / run / "taft.pt")),
+        *("--checkpoint", str(root / run / "taft.ckpt"), "--live", str(root / run / "live")),
+        *("--params", str(root / "params.yaml")),
+    ]
+    run_stage(args, launcher)
+    with (root / run / "live" / "plots" / "metrics" / "train" / "loss.tsv").open() as fh:
+        losses = np.array([float(row["loss"]) for row in csv.DictReader(fh, delimiter="\t")])
+    return losses, json.loads((root / run / "live" / "metrics.json").read_text())["eval"]
+
+
+@needs_torchrun
+def test_taft_two_processes_give_the_single_process_losses(tmp_path):
+    from tests.taft_fixture import make_clips
+
+    make_clips(tmp_path / "blended")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(TAFT_PARAMS))
+    single, single_eval = _train_taft(tmp_path, "one", None)
+    double, double_eval = _train_taft(tmp_path, "two", torchrun(2))
+    assert len(single) == len(double) == 12
+    np.testing.assert_allclose(double, single, rtol=1e-3, atol=1e-6)
+    for key in ("psnr", "ssim"):
+        assert double_eval[key] == pytest.approx(single_eval[key], rel=1e-3), key

@@ -9,7 +9,6 @@ import ffmpeg
 import numpy as np
 import pytest
 import torch
-from inference_fixture import write_demo_clip
 
 from gsmoothface.generate import (
     GenerateConfig,
@@ -20,6 +19,7 @@ from gsmoothface.generate import (
     reference_indices,
     taft_translator,
 )
+from tests.inference_fixture import write_demo_clip
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
 SPEECH = REAL / "speech04_ljspeech_LJ001-0001_en.wav"
@@ -83,8 +83,8 @@ def test_generate_real_speech(tmp_path, reference_clip, face_model, blender):
     if not SPEECH.is_file():
         pytest.skip(f"real test media not found at {REAL}")
     from gsmoothface.media import load_audio, probe
+    from gsmoothface.taft.checkpoint import build_generator
     from gsmoothface.taft.config import TaftConfig
-    from gsmoothface.taft.train import build_generator
 
     clip, cfg = reference_clip
     speech = load_audio(SPEECH, 16000)[: 2 * 16000]  # 22.05 kHz wav resampled by ffmpeg
@@ -140,6 +140,29 @@ def test_drive_pastes_only_inside_the_mask(reference_clip, face_model, blender):
     assert 0.2 < outside.mean() < 0.95
     np.testing.assert_array_equal(driven.generated[outside], driven.frames[outside])
     assert np.abs(driven.generated.astype(int) - driven.frames).max() > 10  # the untrained TAFT face differs
+
+
+def test_frames_without_a_face_come_out_as_they_were(reference_clip, face_model, blender):
+    """A cut-away in the middle of the reference: its frames are the source's, not a face drawn from
+    the coefficients the fit interpolated over it."""
+    import dataclasses
+
+    clip, cfg = reference_clip
+    reference = open_reference(clip, cfg)
+    valid = np.ones(reference.n_frames, bool)
+    valid[3:6] = False
+    reference = dataclasses.replace(reference, valid=valid)
+    store = frame_store(reference.video, cfg.cache_dir, reference.n_frames)
+    black = lambda ref, blended: torch.zeros_like(blended)  # noqa: E731  a drawn face shows
+    exp = np.zeros((8, 64), np.float32)
+    for driven in drive(reference, exp, store, blender, black, size=64, chunk=4):
+        for k, index in enumerate(driven.reference_index):
+            changed = np.abs(driven.generated[k].astype(int) - driven.frames[k]).max()
+            if valid[index]:
+                assert changed > 60, index
+            else:
+                assert changed == 0, index
+                assert driven.mask[k].max() == 0.0, index
 
 
 def test_paste_back_composites_inside_the_box_only():

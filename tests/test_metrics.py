@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from scipy import ndimage
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
@@ -203,3 +204,39 @@ def test_evaluate_sync_runs_on_frames_and_audio():
     assert np.isfinite(scores.lse_d) and scores.lse_c >= 0 and -2 <= scores.offset <= 2
     with pytest.raises(ValueError, match="too short"):
         evaluate_sync(model, frames[:8], audio, vshift=2)
+
+
+class _LoudnessSyncNet(torch.nn.Module):
+    """A stand-in SyncNet whose lip embedding is each window's frame brightness and whose audio
+    embedding is its loudness (MFCC c0, 4 per video frame), both standardised: aligned windows agree."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))  # gives evaluate_sync a device
+
+    @staticmethod
+    def _standardise(x: torch.Tensor) -> torch.Tensor:
+        return (x - x.mean(dim=1, keepdim=True)) / x.std(dim=1, keepdim=True)
+
+    def forward_lip(self, clips: torch.Tensor) -> torch.Tensor:  # (b, 3, 5, H, W) -> (b, 5)
+        return self._standardise(clips.mean(dim=(1, 3, 4)))
+
+    def forward_aud(self, mf: torch.Tensor) -> torch.Tensor:  # (b, 1, 13, 20) -> (b, 5)
+        return self._standardise(mf[:, 0, 0].reshape(len(mf), 5, 4).mean(dim=2))
+
+
+@pytest.mark.parametrize("lag", [3, -2, 0])
+def test_evaluate_sync_finds_the_offset_of_shifted_audio(lag):
+    from gsmoothface.evaluation.syncnet import evaluate_sync
+
+    rng = np.random.default_rng(1)
+    n_frames = 60
+    loudness = rng.uniform(-3.0, 0.0, n_frames + 10)  # log10 amplitude per video frame
+    noise = rng.normal(0, 1, (n_frames, 640))
+    # the audio of frame t is as loud as the face of frame t + lag is bright: audio leads by `lag`
+    audio = (10 ** loudness[5 + lag : 5 + lag + n_frames, None] * noise).reshape(-1).astype(np.float32)
+    brightness = (255 * (loudness[5 : 5 + n_frames] + 3.0) / 3.0).round().astype(np.uint8)
+    frames = np.broadcast_to(brightness[:, None, None, None], (n_frames, 8, 8, 3)).copy()
+    scores = evaluate_sync(_LoudnessSyncNet(), frames, audio, vshift=5, batch=16)
+    assert scores.offset == lag
+    assert scores.lse_c > 0.5

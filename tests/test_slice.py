@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from gsmoothface import media
+from gsmoothface.media.tools import tool_version
 from gsmoothface.slicing import SliceConfig, slice_folder
 from gsmoothface.slicing.geometry import clamp_box, crop_box_from_landmarks, to_clip_pixels
 from gsmoothface.slicing.plan import plan_videos
@@ -86,6 +87,7 @@ def check_clip(clip_dir: Path, size: int) -> dict:
     wav = sf.info(clip_dir / "audio.wav")
     assert (wav.samplerate, wav.channels, wav.subtype) == (SR, 1, "PCM_16")
     assert wav.frames == meta["frames"] * SPF
+    assert meta["ffmpeg"] == tool_version("ffmpeg") and meta["ffmpeg"].startswith("ffmpeg version ")
     return meta
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from gsmoothface.espeak import Phone
 from gsmoothface.face_model import FaceModelConfig, load_face_model
 from gsmoothface.landmarks import read_sidecar
 from gsmoothface.media import load_audio, probe, read_frames
+from gsmoothface.media.tools import tool_version
 from gsmoothface.synth import SynthConfig, build_corpus
 from gsmoothface.synth.face_render import FaceLayer
 from gsmoothface.synth.mapping import SpeakingStyle, mouth_controls
@@ -93,6 +95,7 @@ def test_manifest_splits_and_metadata(corpus: Path) -> None:
             assert train_u and int(row["utterance"]) > max(train_u)
     meta = (corpus / "demo" / "synth.json").read_text()
     assert ('"voice_source": "espeak"' in meta) == espeak_available()
+    assert json.loads(meta)["video_encoder"] == tool_version("ffmpeg")
     assert (corpus / "sheet.png").stat().st_size > 0
 
 

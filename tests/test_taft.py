@@ -9,12 +9,13 @@ import torch
 from gsmoothface.blend import list_blended
 from gsmoothface.config import BaseConfig
 from gsmoothface.errors import InputError, MissingAssetError
+from gsmoothface.taft.checkpoint import load_generator
 from gsmoothface.taft.config import TaftConfig
 from gsmoothface.taft.data import TaftBatches, eval_batch
 from gsmoothface.taft.losses import TaftLoss, build_loss, gram
 from gsmoothface.taft.model import MultiScaleDiscriminator, TaftGenerator
 from gsmoothface.taft.ssim import ssim
-from gsmoothface.taft.train import evaluate, load_checkpoint, train_taft
+from gsmoothface.taft.train import evaluate, train_taft
 from gsmoothface.taft.translate import ping_pong
 from gsmoothface.taft.vgg import VGG19_LAYOUT, load_vgg19
 from tests.taft_fixture import make_clips
@@ -172,7 +173,7 @@ def test_taft_learns_and_beats_baselines(clips, tmp_path):
     assert json.loads((tmp_path / "live" / "metrics.json").read_text())["eval"]["psnr"] == pytest.approx(
         metrics["psnr"]
     )
-    generator, meta = load_checkpoint(tmp_path / "taft.pt")
+    generator, meta = load_generator(tmp_path / "taft.pt")
     assert meta["size"] == 32 and meta["step"] == 100
     assert evaluate(generator, eval_batch(clips[1], cfg.eval_frames))["psnr"] == pytest.approx(
         metrics["psnr"]
@@ -217,3 +218,91 @@ def test_loss_without_vgg_is_l1_plus_ssim():
     x = torch.rand(1, 3, 16, 16) * 2 - 1
     _, parts = loss(x, -x)
     assert set(parts) == {"l1", "ssim"} and parts["l1"] > 0
+
+
+@pytest.mark.parametrize("kind", ["missing", "corrupt", "truncated", "other format"])
+def test_a_bad_taft_file_gives_one_line_naming_it(tmp_path, kind):
+    path = tmp_path / "taft.pt"
+    if kind == "corrupt":
+        path.write_bytes(np.random.default_rng(0).bytes(2000))
+    elif kind == "truncated":
+        torch.save({"format": "gsmoothface-taft-1", "weights": torch.zeros(1000)}, path)
+        path.write_bytes(path.read_bytes()[:3000])
+    elif kind == "other format":
+        torch.save({"format": "gsmoothface-a2ep/2"}, path)
+    with pytest.raises(MissingAssetError) as caught:
+        load_generator(path)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(str(path)) and "train-taft" in message
+
+
+KILL_PARAMS = {
+    "base": {"seed": 0, "progress_every": 1000},
+    "taft": TINY | {"epochs": 3, "steps_per_epoch": 10, "checkpoint_every": 3, "log_every": 1, "threads": 1},
+}
+
+
+def _train_taft_args(root: Path, run: str) -> list[str]:
+    return [
+        *("train-taft", "--blended", str(root / "blended"), "--model", str(root / run / "taft.pt")),
+        *("--checkpoint", str(root / run / "taft.ckpt"), "--live", str(root / run / "live")),
+        *("--params", str(root / "params.yaml")),
+    ]
+
+
+def _loss_rows(live: Path) -> list[str]:
+    return (live / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
+
+
+def test_train_taft_resumes_exactly_after_a_kill(tmp_path):
+    """A real SIGKILL mid-run, then the same command again: the same weights, metrics and rows."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from stages.cli import app
+    from tests.launch import ROOT
+
+    make_clips(tmp_path / "blended")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(KILL_PARAMS))
+    result = CliRunner().invoke(app, _train_taft_args(tmp_path, "straight"))
+    assert result.exit_code == 0, result.output
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = [sys.executable, "-m", "stages", *_train_taft_args(tmp_path, "killed")]
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / "killed" / "taft.ckpt"
+    deadline = time.time() + 300
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "killed" / "taft.pt").exists(), "training finished before it could be killed"
+    killed_at = torch.load(ckpt, weights_only=False)["step"]
+    assert 0 < killed_at < 30
+    live = tmp_path / "killed" / "live"
+    # a kill can cut DVCLive's summary and its last row short
+    (live / "metrics.json").write_text("{")
+    with (live / "plots" / "metrics" / "train" / "loss.tsv").open("a") as fh:
+        fh.write("17\t0.3")
+    result = CliRunner().invoke(app, _train_taft_args(tmp_path, "killed"))
+    assert result.exit_code == 0, result.output
+    assert f"resuming TAFT from step {killed_at}" in result.output
+
+    straight = torch.load(tmp_path / "straight" / "taft.pt", weights_only=False)
+    resumed = torch.load(tmp_path / "killed" / "taft.pt", weights_only=False)
+    for key in ("generator", "generator_ema"):
+        for name, value in straight[key].items():
+            torch.testing.assert_close(resumed[key][name], value, rtol=0, atol=0, msg=f"{key}.{name}")
+    summary = {
+        run: json.loads((tmp_path / run / "live" / "metrics.json").read_text())
+        for run in ("straight", "killed")
+    }
+    assert summary["killed"]["eval"] == summary["straight"]["eval"]
+    rows = _loss_rows(live)
+    assert len(rows) == 31 and rows == _loss_rows(tmp_path / "straight" / "live")  # header + one per step

@@ -6,6 +6,8 @@ import dataclasses
 from pathlib import Path
 from typing import Literal
 
+from gsmoothface.config import check_ranges, ranged
+
 
 @dataclasses.dataclass(frozen=True)
 class AudioConfig:
@@ -25,6 +27,10 @@ class AudioConfig:
     fmax: float = 7600.0  # highest mel band edge, Hz
     min_duration_s: float = 0.2  # shorter audio is an input error
     silence_peak: float = 1e-3  # audio whose peak |amplitude| stays below this is an input error
-    augment_copies: int = 1  # augmented copies of each speech-corpus utterance (noise, reverb, MP3...)
+    # augmented copies of each speech-corpus utterance (noise, reverb, MP3...)
+    augment_copies: int = ranged(1, low=0)
     augment_seed: int = 0  # added to base.seed: the augmentation draws
     chunk_s: float = 20.0  # front ends run on chunks this long (bounded memory; wav2vec2 normalises each)
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "audio")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from gsmoothface.config import check_ranges, ranged
+
 
 @dataclasses.dataclass(frozen=True)
 class BlendConfig:
@@ -12,19 +14,16 @@ class BlendConfig:
     The morphology sizes are in pixels of the 224 aligned crop, as in the GSmoothFace TAFT data code.
     """
 
-    size: int = 128  # side in px of the blended, mask and target frames (the TAFT resolution; recipe 512)
-    closing_size: int = 21  # ellipse closing kernel (px of the 224 crop): fills the mouth and eye holes
-    dilate_width: int = 5  # width of the vertical dilation ellipse (px of the 224 crop)
-    dilate_height: int = 31  # height of the vertical dilation ellipse: hides the original mouth and jaw
+    # side in px of the blended, mask and target frames (the TAFT resolution; recipe 512)
+    size: int = ranged(128, low=16)
+    # ellipse closing kernel (px of the 224 crop): fills the mouth and eye holes
+    closing_size: int = ranged(21, low=1, odd=True)
+    # width of the vertical dilation ellipse (px of the 224 crop)
+    dilate_width: int = ranged(5, low=1, odd=True)
+    # height of the vertical dilation ellipse: hides the original mouth and jaw
+    dilate_height: int = ranged(31, low=1, odd=True)
     split_row: int = 128  # rows of the 224 crop at or below this take the dilated mask, above the closed one
-    batch_size: int = 16  # frames rendered and blended at once
+    batch_size: int = ranged(16, low=1)  # frames rendered and blended at once
 
     def __post_init__(self) -> None:
-        for name in ("closing_size", "dilate_width", "dilate_height"):
-            value = getattr(self, name)
-            if value < 1 or value % 2 == 0:
-                raise ValueError(f"blend.{name} must be a positive odd number, got {value}")
-        if self.size < 16:
-            raise ValueError(f"blend.size must be at least 16, got {self.size}")
-        if self.batch_size < 1:
-            raise ValueError(f"blend.batch_size must be positive, got {self.batch_size}")
+        check_ranges(self, "blend")

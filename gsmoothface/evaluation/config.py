@@ -6,6 +6,8 @@ import dataclasses
 from pathlib import Path
 from typing import Literal
 
+from gsmoothface.config import check_ranges, ranged
+
 
 @dataclasses.dataclass(frozen=True)
 class EvaluateConfig:
@@ -16,18 +18,15 @@ class EvaluateConfig:
     fit_dir: Path = Path("data/3dmm")  # `fit_3dmm` output: the pseudo ground-truth coefficients
     a2ep_model: Path = Path("models/a2ep.pt")  # trained A2EP
     taft_model: Path = Path("models/taft.pt")  # trained TAFT
-    max_frames: int = 0  # evaluate at most this many frames per clip (0: all)
+    max_frames: int = ranged(0, low=0)  # evaluate at most this many frames per clip (0: all)
     landmark_source: Literal["sidecar", "fan", "dlib"] = "sidecar"  # for LMD, see evaluate.py
     fan_weights: Path | None = None  # FAN checkpoint for landmark_source fan
     lmd_center: bool = False  # mean-centre each mouth before the distance (ER-NeRF style)
     ssim_gaussian: bool = False  # SSIM with the 11x11 Gaussian window instead of 7x7 uniform
-    n_videos: int = 3  # side-by-side mp4s (truth | blended | generated) for the first clips
+    n_videos: int = ranged(3, low=0)  # side-by-side mp4s (truth | blended | generated) for the first clips
     syncnet_weights: Path | None = None  # local syncnet_v2.model; None: LSE-C/LSE-D not computed
-    syncnet_vshift: int = 15  # SyncNet offset search range, frames
-    chunk: int = 32  # frames driven at once
+    syncnet_vshift: int = ranged(15, low=1)  # SyncNet offset search range, frames
+    chunk: int = ranged(32, low=1)  # frames driven at once
 
     def __post_init__(self) -> None:
-        if self.max_frames < 0:
-            raise ValueError(f"evaluate.max_frames must be >= 0, got {self.max_frames}")
-        if self.chunk < 1:
-            raise ValueError(f"evaluate.chunk must be positive, got {self.chunk}")
+        check_ranges(self, "evaluate")

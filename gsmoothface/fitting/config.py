@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Literal
 
-from gsmoothface.config import ConfigError
+from gsmoothface.config import check_ranges, ranged
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,15 +24,18 @@ class Fit3dmmConfig:
     # rnet: R-Net predictions only (needs rnet_checkpoint); optimize: optimisation from landmarks only
     fitter: Literal["auto", "rnet", "optimize"] = "auto"
     rnet_checkpoint: Path | None = None  # Deep3DFace epoch_20.pth ({'net_recon': state_dict})
-    rnet_batch: int = 16  # frames per R-Net forward pass
-    frame_chunk: int = 64  # frames decoded / aligned at a time
-    threads: int = 1  # torch CPU threads of the stage (small batched ops: 1 beats 2 on a busy machine)
+    rnet_batch: int = ranged(16, low=1)  # frames per R-Net forward pass
+    frame_chunk: int = ranged(64, low=1)  # frames decoded / aligned at a time
+    # torch CPU threads of the stage (small batched ops: 1 beats 2 on a busy machine)
+    threads: int = ranged(1, low=1)
     # optimisation schedule
-    landmark_steps: int = 300  # stage 1: Adam steps on landmarks + regularisation
-    photo_steps: int = 30  # stage 2: Adam steps of texture and lighting on the photometric terms
-    photo_batch: int = 128  # frames per photometric window (rendered together)
-    photo_size: int = 112  # render / compare size of the photometric loss (224 = Deep3DFace)
-    raster_every: int = 10  # stage 2: steps per visit of a window (one rasterisation per visit)
+    landmark_steps: int = ranged(300, low=0)  # stage 1: Adam steps on landmarks + regularisation
+    # stage 2: Adam steps of texture and lighting on the photometric terms
+    photo_steps: int = ranged(30, low=0)
+    photo_batch: int = ranged(128, low=1)  # frames per photometric window (rendered together)
+    photo_size: int = ranged(112, low=1)  # render / compare size of the photometric loss (224 = Deep3DFace)
+    # stage 2: steps per visit of a window (one rasterisation per visit)
+    raster_every: int = ranged(10, low=1)
     lr: float = 0.1  # Adam learning rate (coefficients are ~N(0,1); angles rad; trans dm)
     # Deep3DFace loss weights
     w_lm: float = 1.6e-3  # landmark loss (squared px at 224)
@@ -49,9 +52,4 @@ class Fit3dmmConfig:
     w_pose_smooth: float = 1.0  # squared second differences of angle (rad) and translation (dm)
 
     def __post_init__(self) -> None:
-        for name in ("threads", "rnet_batch", "frame_chunk", "photo_batch", "photo_size", "raster_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"fit_3dmm.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("landmark_steps", "photo_steps"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"fit_3dmm.{name} must be >= 0, got {getattr(self, name)}")
+        check_ranges(self, "fit_3dmm")

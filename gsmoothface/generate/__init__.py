@@ -39,7 +39,7 @@ from gsmoothface.generate.reference import (
     resolve_reference,
     source_store,
 )
-from gsmoothface.generate.video import generate_video, n_output_frames
+from gsmoothface.generate.video import check_output, generate_video, n_output_frames
 
 __all__ = [
     "EXP",
@@ -50,6 +50,7 @@ __all__ = [
     "Reference",
     "Source",
     "Translator",
+    "check_output",
     "drive",
     "file_digest",
     "frame_store",

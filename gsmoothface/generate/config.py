@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Literal
 
-from gsmoothface.config import ConfigError
+from gsmoothface.config import check_ranges, ranged
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,11 +22,8 @@ class GenerateConfig:
     fit_dir: Path = Path("data/3dmm")  # each clip's 3DMM fit
     cache_dir: Path = Path("data/cache")  # decoded references and raw-video slices/fits, by content hash
     loop: Literal["pingpong", "loop"] = "pingpong"  # how a reference shorter than the audio repeats
-    chunk: int = 32  # frames rendered, translated and encoded at once (bounds memory)
-    crf: int = 18  # H.264 constant rate factor of the output
+    chunk: int = ranged(32, low=1)  # frames rendered, translated and encoded at once (bounds memory)
+    crf: int = ranged(18, low=0, high=51)  # H.264 constant rate factor of the output
 
     def __post_init__(self) -> None:
-        if self.chunk < 1:
-            raise ConfigError(f"generate.chunk must be positive, got {self.chunk}")
-        if not 0 <= self.crf <= 51:
-            raise ConfigError(f"generate.crf must be in [0, 51], got {self.crf}")
+        check_ranges(self, "generate")

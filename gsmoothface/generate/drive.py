@@ -88,7 +88,8 @@ def drive(
 
     Parameters
     ----------
-    reference: a :class:`~gsmoothface.generate.reference.Reference` (coeff, trans_params, n_frames).
+    reference: a :class:`~gsmoothface.generate.reference.Reference` (coeff, trans_params, n_frames,
+        face_found); frames without a face are passed through unchanged.
     exp: (N, 64) expression coefficients, one row per output frame.
     store: the reference clip's frames (T,H,W,3) uint8, e.g. a memory map.
     blender: a ``gsmoothface.blend.MafbBlender`` (frames, coeff, trans_params) -> BlendResult.
@@ -113,6 +114,8 @@ def drive(
             out = translator(appearance.expand(len(idx), -1, -1, -1), result.blended).clamp(0, 1)
         h, w = full.shape[-2:]
         mask = resize(result.mask, h, w).clamp(0, 1)  # (n,1,H,W) soft paste-back mask
+        # a frame where the fit saw no face (a cut-away, a hand) stays as it was
+        mask = mask * torch.from_numpy(reference.face_found(idx)).to(mask)[:, None, None, None]
         translated = resize(out, h, w, "bicubic").clamp(0, 1)
         generated = full * (1 - mask) + translated * mask
         blended = full * (1 - mask) + resize(result.blended, h, w, "bicubic").clamp(0, 1) * mask

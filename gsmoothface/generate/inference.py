@@ -37,25 +37,45 @@ class Inference:
 
     @classmethod
     def open(cls, params_path: Path, log: Callable[[str], None] | None = None) -> Inference:
-        """Read ``params_path`` and load A2EP, MAFB and TAFT (fails fast on missing models).
+        """Read ``params_path``, validate every section the inference path reads
+        (:data:`~gsmoothface.sections.INFERENCE_SECTIONS`) and load A2EP, MAFB and TAFT (fails fast
+        on missing, corrupt or truncated models).
 
         ``log`` receives notes on the models, such as the audio front end's language limit.
+
+        Raises
+        ------
+        ConfigError: a params value is wrong (one line naming the key).
+        MissingAssetError: a model file is missing or unreadable.
         """
-        from gsmoothface.config import load_section, read_params
+        from gsmoothface.config import read_params
         from gsmoothface.device import resolve_device
         from gsmoothface.generate.models import load_pipeline
+        from gsmoothface.sections import INFERENCE_SECTIONS, load_sections
 
         raw = read_params(params_path)
-        cfg = load_section(GenerateConfig, "generate", raw)
-        base = load_section(BaseConfig, "base", raw)
+        configs = load_sections(raw, INFERENCE_SECTIONS)  # every section checked before any model loads
+        base, cfg = configs["base"], configs["generate"]
         device = resolve_device(base.device)
         torch.set_num_threads(min(torch.get_num_threads(), MAX_THREADS))
         pipe = load_pipeline(raw, cfg.a2ep_model, cfg.taft_model, device, log=log)
-        return cls(raw, base, cfg, load_section(AudioConfig, "audio", raw), device, pipe)
+        return cls(raw, base, cfg, configs["audio"], device, pipe)
 
     def with_cache(self, cache_dir: Path) -> Inference:
         """The same models, with decoded frames and raw-video fits kept under ``cache_dir``."""
         return dataclasses.replace(self, cfg=dataclasses.replace(self.cfg, cache_dir=Path(cache_dir)))
+
+    @staticmethod
+    def check_output(out: Path) -> Path:
+        """Return ``out`` when its folder exists and can be written: call it before any work.
+
+        Raises
+        ------
+        InputError: the folder does not exist, is not a folder, or cannot be written.
+        """
+        from gsmoothface.generate.video import check_output
+
+        return check_output(out)
 
     def read_audio(self, path: Path, name: str | None = None) -> np.ndarray:
         """Decode any media file's speech to mono (S,) float32 at ``base.sample_rate``.
@@ -91,12 +111,19 @@ class Inference:
             log=log,
         )
 
-    def speaker(self, requested: str | None, reference: Reference) -> str | None:
-        """The A2EP style: ``requested``, else ``generate.speaker``, else the reference's own speaker."""
+    def speaker(self, requested: str | None, reference: Reference | None = None) -> str | None:
+        """The A2EP style: ``requested``, else ``generate.speaker``, else the reference's own speaker.
+
+        Without ``reference`` it only checks the request (an unknown speaker fails before any slicing).
+
+        Raises
+        ------
+        InputError: the speaker is not one the A2EP model was trained on.
+        """
         from gsmoothface.generate.models import resolve_speaker
 
         chosen = requested if requested is not None else self.cfg.speaker
-        return resolve_speaker(chosen, reference.speaker, self.pipe.speakers)
+        return resolve_speaker(chosen, None if reference is None else reference.speaker, self.pipe.speakers)
 
     def generate(
         self,
@@ -107,9 +134,15 @@ class Inference:
         on_frames: Callable[[int, int], None] | None = None,
     ) -> dict[str, object]:
         """Write the talking-face mp4 of ``wave`` on ``reference`` to ``out``; see
-        :func:`~gsmoothface.generate.video.generate_video`."""
+        :func:`~gsmoothface.generate.video.generate_video`.
+
+        Raises
+        ------
+        InputError: ``out``'s folder is missing or cannot be written (see :meth:`check_output`).
+        """
         from gsmoothface.generate.video import generate_video
 
+        self.check_output(out)
         return generate_video(
             wave,
             reference,

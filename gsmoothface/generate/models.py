@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from gsmoothface.audio.config import AudioConfig
-from gsmoothface.errors import InputError, MissingAssetError
+from gsmoothface.errors import InputError
 from gsmoothface.generate.drive import ExpressionPredictor, Translator
 
 
@@ -65,9 +65,9 @@ def resolve_speaker(requested: str | None, reference_speaker: str | None, speake
 
 def load_translator(path: Path, device: torch.device | str = "cpu") -> tuple[Translator, int]:
     """The EMA generator of a TAFT checkpoint as a :data:`Translator`, and its resolution."""
-    from gsmoothface.taft.train import load_checkpoint
+    from gsmoothface.taft.checkpoint import load_generator
 
-    generator, meta = load_checkpoint(Path(path), device)
+    generator, meta = load_generator(Path(path), device)
     return taft_translator(generator), int(meta["size"])
 
 
@@ -107,18 +107,17 @@ def load_pipeline(
 
     Raises
     ------
-    MissingAssetError: a model file is missing (names ``<section>.a2ep_model``/``taft_model`` and
-        the stage that trains it).
+    MissingAssetError: a model file is missing, corrupt or truncated (names ``<section>.a2ep_model``/
+        ``taft_model`` and the stage that trains it).
     InputError: TAFT was trained at another resolution than ``blend.size``.
     """
-    for path, key, stage in (
-        (a2ep_model, "a2ep_model", "train_a2ep"),
-        (taft_model, "taft_model", "train_taft"),
+    from gsmoothface.model_file import check_model_file
+
+    for path, what, key, stage in (
+        (a2ep_model, "A2EP model", "a2ep_model", "train_a2ep"),
+        (taft_model, "TAFT model", "taft_model", "train_taft"),
     ):
-        if not Path(path).is_file():
-            raise MissingAssetError(
-                f"{path} not found (params key {section}.{key}): train it with `dvc repro {stage}`"
-            )
+        check_model_file(path, what, f"params key {section}.{key}; train it with `dvc repro {stage}`")
     from gsmoothface.audio import AudioConfig
     from gsmoothface.blend import BlendConfig, MafbBlender
     from gsmoothface.config import load_section

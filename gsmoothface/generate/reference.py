@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,8 @@ import torch
 from gsmoothface.atomic import atomic_dir, atomic_path, write_json
 from gsmoothface.errors import InputError
 from gsmoothface.generate.config import GenerateConfig
+
+STILL_FRAME = "still.mp4"  # a photo reference's frame, as its clip was cut from it, in its cache folder
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,10 +47,16 @@ class Reference:
     size: int  # clip frame side, px
     speaker: str | None  # the clip's speaker (meta.json), if known
     source: Source | None = None  # set for a raw reference video: output in its full frames
+    valid: np.ndarray | None = None  # (T,) bool, False where the fit found no face; None: all found
 
     @property
     def n_frames(self) -> int:
         return len(self.coeff)
+
+    def face_found(self, index: np.ndarray) -> np.ndarray:
+        """(n,) bool of the frames ``index``: whether the fit saw a face there (else its coefficients
+        are interpolated, and the frame is shown as it is)."""
+        return np.ones(len(index), bool) if self.valid is None else self.valid[index]
 
 
 def _clip_dir(path: Path, cfg: GenerateConfig) -> Path | None:
@@ -78,6 +87,7 @@ def open_reference(path: Path, cfg: GenerateConfig) -> Reference:
     with np.load(fit_path) as fit:
         coeff = fit["coeff"].astype(np.float32)
         trans_params = fit["trans_params"].astype(np.float64)
+        valid = fit["valid"].astype(bool) if "valid" in fit else None
     if len(coeff) != int(meta["frames"]):
         raise InputError(f"{fit_path}: {len(coeff)} fitted frames but the clip has {meta['frames']}")
     return Reference(
@@ -87,6 +97,7 @@ def open_reference(path: Path, cfg: GenerateConfig) -> Reference:
         trans_params=trans_params,
         size=int(meta["size"]),
         speaker=meta.get("speaker"),
+        valid=valid,
     )
 
 
@@ -108,66 +119,99 @@ def prepare_reference(
     sample_rate: int = 16000,
     log: Callable[[str], None] = print,
 ) -> Reference:
-    """Slice and fit a raw reference video (once per content), and open its first clip.
+    """Slice and fit a raw reference video or photo (once per content), and open its first clip.
 
     The ``slice`` and ``fit_3dmm`` sections of ``params`` apply; a fit whose landmark source is
-    ``sidecar`` uses dlib's detector when the video brings no landmark sidecar.
+    ``sidecar`` uses dlib's detector when the video brings no landmark sidecar. A still image is a
+    one-frame reference, held for the whole audio.
 
     Raises
     ------
-    InputError: the video cannot be read, has no audio or no face (from ``slice``/``fit_3dmm``).
+    InputError: the file cannot be read, has no picture, or no face (from ``slice``/``fit_3dmm``);
+        the message names ``video``, never the cache's working copy.
     """
-    from gsmoothface.config import load_section
-    from gsmoothface.face_model import FaceModelConfig, load_face_model
-    from gsmoothface.fitting.clip import fit_clip, load_fitter_net
-    from gsmoothface.fitting.config import Fit3dmmConfig
-    from gsmoothface.render import RenderConfig
-    from gsmoothface.slicing import SliceConfig, slice_folder
-    from gsmoothface.slicing.sidecars import sidecar_paths
+    from gsmoothface.generate.still import is_image
+    from gsmoothface.media import probe
 
     video = Path(video)
     if not video.is_file():
         raise InputError(f"{video}: reference not found")
+    info = probe(video)  # a corrupt file fails here, under the user's name
+    if not info.has_video:
+        raise InputError(f"{video}: no picture (an audio file?); give a video or a photo of a face")
+    still = is_image(video) or (info.n_frames == 1 and not info.has_audio)
     work = cfg.cache_dir / "references" / file_digest(video)
     if not (work / "reference.json").is_file():
         log(f"generate: slicing and fitting {video} once (cached in {work})")
         with atomic_dir(work) as tmp:
-            raw = tmp / "raw"
-            raw.mkdir()
-            for path in (video, *sidecar_paths(video).values()):
-                (raw / path.name).symlink_to(path.resolve())
-            slice_cfg = dataclasses.replace(
-                load_section(SliceConfig, "slice", params), input_dir=raw, output_dir=tmp / "clips"
-            )
-            report = slice_folder(slice_cfg, fps, sample_rate, log=log)
-            if not report.clips:
-                raise InputError(
-                    f"{video}: no clip could be cut: {'; '.join(report.failures) or 'too short'}"
-                )
-            clip = report.clips[0]  # a video longer than slice.max_seconds: its first part
-            fit_cfg = load_section(Fit3dmmConfig, "fit_3dmm", params)
-            if fit_cfg.landmarks == "sidecar" and not (clip.path / "landmarks.npz").is_file():
-                fit_cfg = dataclasses.replace(fit_cfg, landmarks="dlib")
-            face_cfg = load_section(FaceModelConfig, "face_model", params)
-            face = load_face_model(face_cfg).to(device)
-            backend = load_section(RenderConfig, "render", params).backend
-            fit = fit_clip(
-                clip.path,
-                fit_cfg,
-                face,
-                str(face_cfg.path or "synthetic"),
-                load_fitter_net(fit_cfg, device),
-                backend,
-            )
-            fit.save(tmp / "3dmm" / f"{clip.name}.npz")
-            shutil.rmtree(raw)
-            write_json(tmp / "reference.json", {"clip": clip.name, "video": str(video)})
-    info = json.loads((work / "reference.json").read_text())
-    clip_dir = work / "clips" / info["clip"]
+            try:
+                _slice_and_fit(video, still, tmp, params, device, fps, sample_rate, log)
+            except InputError as exc:  # name the user's file, not the working copy in ``tmp``
+                message = re.sub(re.escape(str(tmp)) + r"/[^\s:]*", lambda _: str(video), str(exc))
+                if str(video) not in message:  # a slice failure names the working copy's file name
+                    message = f"{video}: {message}"
+                raise InputError(message) from None
+    info_json = json.loads((work / "reference.json").read_text())
+    clip_dir = work / "clips" / info_json["clip"]
     reference = open_reference(clip_dir, dataclasses.replace(cfg, fit_dir=work / "3dmm"))
     meta = json.loads((clip_dir / "meta.json").read_text())
-    source = Source(video, float(meta["start_s"]), tuple(int(v) for v in meta["crop_box"]))  # type: ignore[arg-type]
+    full = work / STILL_FRAME if (work / STILL_FRAME).is_file() else video
+    source = Source(full, float(meta["start_s"]), tuple(int(v) for v in meta["crop_box"]))  # type: ignore[arg-type]
     return dataclasses.replace(reference, source=source)
+
+
+def _slice_and_fit(
+    video: Path,
+    still: bool,
+    tmp: Path,
+    params: dict[str, Any],
+    device: torch.device | str,
+    fps: int,
+    sample_rate: int,
+    log: Callable[[str], None],
+) -> None:
+    """Slice ``video`` into ``tmp/clips``, fit its first clip into ``tmp/3dmm``, write reference.json."""
+    from gsmoothface.config import load_section
+    from gsmoothface.face_model import FaceModelConfig, load_face_model
+    from gsmoothface.fitting.clip import fit_clip, load_fitter_net
+    from gsmoothface.fitting.config import Fit3dmmConfig
+    from gsmoothface.generate.still import write_still_clip
+    from gsmoothface.render import RenderConfig
+    from gsmoothface.slicing import SliceConfig, slice_folder
+    from gsmoothface.slicing.plan import VIDEO_SUFFIXES
+    from gsmoothface.slicing.sidecars import sidecar_paths
+
+    raw = tmp / "raw"
+    raw.mkdir()
+    slice_cfg = dataclasses.replace(
+        load_section(SliceConfig, "slice", params), input_dir=raw, output_dir=tmp / "clips"
+    )
+    if still:  # one frame with one frame of silence: a clip that `slice` and `fit_3dmm` take as it is
+        write_still_clip(video, raw / f"{video.stem}.mp4", fps, sample_rate)
+        slice_cfg = dataclasses.replace(slice_cfg, min_seconds=1 / fps, detect_fps=fps)
+    else:
+        suffix = video.suffix if video.suffix.lower() in VIDEO_SUFFIXES else ".mp4"
+        (raw / f"{video.stem}{suffix}").symlink_to(video.resolve())
+        for path in sidecar_paths(video).values():  # (a photo's would not match its shrunk frame)
+            (raw / path.name).symlink_to(path.resolve())
+    report = slice_folder(slice_cfg, fps, sample_rate, log=log)
+    if not report.clips:
+        raise InputError("; ".join(report.failures) or f"{video}: no clip could be cut (too short)")
+    clip = report.clips[0]  # a video longer than slice.max_seconds: its first part
+    fit_cfg = load_section(Fit3dmmConfig, "fit_3dmm", params)
+    if fit_cfg.landmarks == "sidecar" and not (clip.path / "landmarks.npz").is_file():
+        fit_cfg = dataclasses.replace(fit_cfg, landmarks="dlib")
+    face_cfg = load_section(FaceModelConfig, "face_model", params)
+    face = load_face_model(face_cfg).to(device)
+    backend = load_section(RenderConfig, "render", params).backend
+    fit = fit_clip(
+        clip.path, fit_cfg, face, str(face_cfg.path or "synthetic"), load_fitter_net(fit_cfg, device), backend
+    )
+    fit.save(tmp / "3dmm" / f"{clip.name}.npz")
+    if still:  # the output's full frame: the photo as the clip was cut from it (upright, shrunk)
+        (raw / f"{video.stem}.mp4").rename(tmp / STILL_FRAME)
+    shutil.rmtree(raw)
+    write_json(tmp / "reference.json", {"clip": clip.name, "video": str(video)})
 
 
 def resolve_reference(
@@ -180,18 +224,10 @@ def resolve_reference(
     **kwargs: Any,
 ) -> Reference:
     """A clip (folder, its video.mp4, or its name) as it is; any other video file, or a still photo
-    made into a short still video, through :func:`prepare_reference`."""
-    from gsmoothface.generate.still import is_image, still_video
-
+    (a one-frame clip), through :func:`prepare_reference`."""
     path = Path(path)
     if _clip_dir(path, cfg) is not None:
         return open_reference(path, cfg)
-    if path.is_file() and is_image(path):
-        from gsmoothface.config import load_section
-        from gsmoothface.slicing import SliceConfig
-
-        seconds = load_section(SliceConfig, "slice", params).min_seconds + 0.2  # one clip, just long enough
-        path = still_video(path, cfg.cache_dir / "stills", seconds, fps, sample_rate)
     if path.is_file():
         return prepare_reference(path, cfg, params, device, fps=fps, sample_rate=sample_rate, **kwargs)
     raise InputError(f"{path}: no such clip or video (clips are looked up in {cfg.clips_dir})")

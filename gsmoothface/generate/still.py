@@ -1,8 +1,8 @@
-"""A still photo as a reference: a short still video with a silent track, which ``slice`` then cuts."""
+"""A still photo as a reference: a one-frame clip (one frame of silence as its audio track), held for
+the whole speech, which ``slice`` and ``fit_3dmm`` take as they take any clip."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +18,12 @@ def is_image(path: Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
-def still_video(
-    image: Path, cache_dir: Path, seconds: float, fps: int = 25, sample_rate: int = 16000
-) -> Path:
-    """Write ``image`` as a ``seconds``-long still mp4 with silent audio under ``cache_dir`` (once per
-    content hash) and return its path.
+def read_photo(image: Path) -> np.ndarray:
+    """``image`` upright (EXIF rotation applied) and shrunk to at most :data:`MAX_SIDE` px.
+
+    Returns
+    -------
+    (H, W, 3) uint8 RGB.
 
     Raises
     ------
@@ -30,24 +31,32 @@ def still_video(
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    from gsmoothface.generate.reference import file_digest
-    from gsmoothface.media import VideoWriter, write_wav
-
-    out = Path(cache_dir) / f"{file_digest(image)}.mp4"
-    if out.is_file():
-        return out
     try:
         with Image.open(image) as img:
             photo = ImageOps.exif_transpose(img).convert("RGB")  # phones store rotation in EXIF
-    except (UnidentifiedImageError, OSError) as exc:
+    except UnidentifiedImageError:  # not a format Pillow reads (a one-frame video?): ffmpeg's frame
+        from gsmoothface.media import read_frames
+
+        photo = Image.fromarray(read_frames(image)[0])
+    except OSError as exc:
         raise InputError(f"{image}: not a readable image ({exc})") from None
     photo.thumbnail((MAX_SIDE, MAX_SIDE))
-    frame = np.asarray(photo)  # (H, W, 3) uint8
-    n_frames = max(1, round(seconds * fps))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".still.") as tmp:
-        wav = Path(tmp) / "silence.wav"  # a clip needs an audio track; the speech comes from elsewhere
-        write_wav(wav, np.zeros(n_frames * sample_rate // fps, np.float32), sample_rate)
-        with VideoWriter(out, frame.shape[1], frame.shape[0], fps=fps, audio_path=wav) as writer:
-            writer.write(np.repeat(frame[None], n_frames, axis=0))
-    return out
+    return np.asarray(photo)
+
+
+def write_still_clip(image: Path, target: Path, fps: int = 25, sample_rate: int = 16000) -> None:
+    """Write ``image`` (see :func:`read_photo`) as a one-frame video ``target`` with one frame of
+    silent audio (a clip needs an audio track; the speech comes from elsewhere).
+
+    Raises
+    ------
+    InputError: the file is not a readable image.
+    """
+    from gsmoothface.media import VideoWriter, write_wav
+
+    frame = read_photo(image)  # (H, W, 3)
+    wav = target.with_suffix(".wav")
+    write_wav(wav, np.zeros(sample_rate // fps, np.float32), sample_rate)
+    with VideoWriter(target, frame.shape[1], frame.shape[0], fps=fps, crf=1, audio_path=wav) as writer:
+        writer.write(frame[None])
+    wav.unlink()

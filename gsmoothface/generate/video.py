@@ -19,6 +19,26 @@ def n_output_frames(n_samples: int, sample_rate: int = 16000, fps: int = 25) -> 
     return max(1, round(n_samples * fps / sample_rate))
 
 
+def check_output(out: Path) -> Path:
+    """Return ``out`` when its folder exists and can be written; checked before any work starts.
+
+    Raises
+    ------
+    InputError: the folder does not exist, is not a folder, or cannot be written.
+    """
+    out = Path(out)
+    folder = out.parent
+    if not folder.is_dir():
+        reason = "is not a folder" if folder.exists() else "does not exist"
+        raise InputError(f"{out}: cannot write the video there: {folder} {reason}")
+    try:  # a real write: permission bits say nothing to root, nor about read-only mounts
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write the video there: {folder}: {exc.strerror}") from None
+    return out
+
+
 def generate_video(
     audio: np.ndarray,
     reference: Reference,
@@ -63,8 +83,7 @@ def generate_video(
         full = source_store(reference.source, cfg.cache_dir, reference.n_frames, fps)
         crop_box = reference.source.crop_box
     height, width = full.shape[1:3]
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = check_output(out)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".generate.") as tmp:
         wav = Path(tmp) / "audio.wav"  # muxed into the video, then removed
         write_wav(wav, audio, sample_rate)

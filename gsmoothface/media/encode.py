@@ -16,6 +16,11 @@ from gsmoothface.atomic import atomic_path
 from gsmoothface.errors import InputError
 from gsmoothface.media.ffmpeg_io import GLOBAL_ARGS, check_file, read_tail, stderr_tail
 
+# libx264's bitstream depends on its thread count, which by default is 1.5x the CPU cores: pinned, the
+# same frames give the same bytes on every machine. 3 is the default of the 2-core machines that made
+# the committed dvc.lock, so their outputs keep their hashes.
+X264_THREADS = 3
+
 
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = 16000) -> None:
     """Write mono audio ``(S,)`` float in [-1, 1] as 16-bit PCM WAV, atomically."""
@@ -80,6 +85,7 @@ class VideoWriter:
                 pix_fmt="yuv420p",
                 crf=self.crf,
                 preset="medium",
+                threads=X264_THREADS,
                 movflags="+faststart",
                 r=self.fps,
                 **audio_kwargs,

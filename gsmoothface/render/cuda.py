@@ -13,7 +13,8 @@ from typing import Any
 import torch
 from torch.utils import cpp_extension
 
-from gsmoothface.errors import InputError, MissingAssetError
+from gsmoothface.device import require_cuda
+from gsmoothface.errors import MissingAssetError
 
 _CONTEXTS: dict[torch.device, Any] = {}
 
@@ -44,9 +45,7 @@ def nvdiffrast_available() -> bool:
 def _device(t: torch.Tensor) -> torch.device:
     if t.device.type == "cuda":
         return t.device
-    if not torch.cuda.is_available():
-        raise InputError("render.backend is 'cuda' but no CUDA GPU is available; use 'auto' or 'cpu'")
-    return torch.device("cuda", torch.cuda.current_device())
+    return require_cuda("render.backend")
 
 
 def _context(device: torch.device) -> Any:

@@ -21,6 +21,7 @@ from gsmoothface.config import config_to_dict
 from gsmoothface.errors import InputError
 from gsmoothface.landmarks.sidecar import read_sidecar
 from gsmoothface.landmarks.source import LandmarkSource
+from gsmoothface.media.tools import tool_version
 from gsmoothface.slicing.config import SliceConfig
 from gsmoothface.slicing.geometry import Box, clamp_box, crop_box_from_landmarks
 from gsmoothface.slicing.plan import VideoPlan
@@ -217,6 +218,7 @@ def write_clip(
                 "source_size": [info.width, info.height],
                 "sidecars": sorted(sidecars),
                 "slice_config": config_to_dict(cfg),
+                "ffmpeg": tool_version("ffmpeg"),  # the decoder, scaler and encoder that made the clip
             },
         )
     return ClipResult(name, target, piece.n_frames, piece.start_s, box)

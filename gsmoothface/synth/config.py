@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from gsmoothface.config import check_ranges, ranged
+
 
 @dataclasses.dataclass(frozen=True)
 class SynthConfig:
@@ -26,16 +28,22 @@ class SynthConfig:
     face_size_px: float = 300.0  # width of the neutral face in the frame (px), like an HDTF crop
     crf: int = 23  # H.264 constant rate factor: visible compression, like web video
     # voices (see gsmoothface.synth.speech)
-    rate_jitter: float = 0.15  # largest relative change of a speaker's speed per utterance
-    pitch_jitter: int = 15  # largest change of a speaker's pitch (espeak-ng 0-99) per utterance
+    # largest relative change of a speaker's speed per utterance
+    rate_jitter: float = ranged(0.15, low=0.0, high=0.9)
+    # largest change of a speaker's pitch (espeak-ng 0-99) per utterance
+    pitch_jitter: int = ranged(15, low=0, high=99)
     # speech -> expression mapping (see gsmoothface.synth.mapping and .visemes)
-    mouth_lead_frames: float = 0.0  # extra gesture lead (a phone's dominance rises ~100 ms before it)
-    loudness_weight: float = 0.3  # share of the mouth's amplitude that follows the loudness
-    pitch_gain: float = 0.2  # relative amplitude change from pitch 50 to pitch 0 or 99
+    # extra gesture lead (a phone's dominance rises ~100 ms before it)
+    mouth_lead_frames: float = ranged(0.0, low=0.0)
+    # share of the mouth's amplitude that follows the loudness
+    loudness_weight: float = ranged(0.3, low=0.0, high=1.0)
+    # relative amplitude change from pitch 50 to pitch 0 or 99
+    pitch_gain: float = ranged(0.2, low=0.0, high=1.0)
     envelope_range_db: float = 40.0  # loudness range mapped to [0, 1] below the utterance peak
     speaker_scale_range: tuple[float, float] = (0.7, 1.3)  # per-speaker gain of mouth motion
     speaker_bias_range: tuple[float, float] = (-0.06, 0.0)  # per-speaker dead zone of small openings
-    speech_utterances: int = 40  # audio-only utterances per training speaker (A2EP's extra speech)
+    # audio-only utterances per training speaker (A2EP's extra speech)
+    speech_utterances: int = ranged(40, low=0)
     # motion independent of the audio
     blink_rate_hz: float = 0.3  # mean blinks per second (Poisson)
     brow_amplitude: float = 0.6  # brow motion, in units of the brow-raise coefficient
@@ -54,3 +62,6 @@ class SynthConfig:
     workers: int = 2  # processes making videos in parallel (1 = all in the stage's process)
     contact_sheet_videos: int = 4  # videos shown in results/synth/contact_sheet.png
     contact_sheet_frames: int = 8  # frames per video in the contact sheet
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "synth")

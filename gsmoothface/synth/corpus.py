@@ -25,6 +25,7 @@ from gsmoothface.atomic import atomic_dir, write_json
 from gsmoothface.config import BaseConfig, config_to_dict
 from gsmoothface.errors import InputError
 from gsmoothface.face_model import FaceModelConfig, load_face_model
+from gsmoothface.media.tools import tool_version
 from gsmoothface.progress import progress
 from gsmoothface.synth.config import SynthConfig
 from gsmoothface.synth.contact_sheet import write_contact_sheet
@@ -215,6 +216,7 @@ def _metadata(
         "voice_engine": _espeak_version()
         if source == "espeak"
         else "gsmoothface builtin source-filter synthesiser",
+        "video_encoder": tool_version("ffmpeg"),  # libx264's bytes depend on the ffmpeg build
         "audio_to_expression": "gsmoothface.synth.mapping (espeak-ng phonemes -> visemes, coarticulated)",
         "camera": "Deep3DFace camera scaled to the frame: focal 1015*S/224, centre S/2 (coeff use it)",
         "landmarks": "lm68 y-down frame pixels, pixel centre = integer coordinate",

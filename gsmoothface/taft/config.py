@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from gsmoothface.config import ConfigError, check_ranges, ranged
+
 
 @dataclasses.dataclass(frozen=True)
 class TaftConfig:
@@ -13,26 +15,28 @@ class TaftConfig:
     batch 10, 200 epochs of one pass (steps_per_epoch 0), ema_decay 0.99778, vgg19_weights set, at
     blend.size 512."""
 
-    base_channels: int = 32  # generator channels at full resolution (recipe 64)
-    max_channels: int = 128  # generator channel cap (recipe 256)
-    layers: int = 3  # 2x downsamplings of the generator (recipe 3)
+    base_channels: int = ranged(32, low=1)  # generator channels at full resolution (recipe 64)
+    max_channels: int = ranged(128, low=1)  # generator channel cap (recipe 256)
+    layers: int = ranged(3, low=1)  # 2x downsamplings of the generator (recipe 3)
     residual: bool = True  # generator adds a correction to the blended image (recipe: false, tanh image)
-    batch_size: int = 8  # frames per step and process (recipe 10)
-    patch: int = 64  # side of the face-centred training crops; 0 = whole frames (recipe 0)
-    epochs: int = 12  # training epochs (recipe 200)
+    batch_size: int = ranged(8, low=1)  # frames per optimiser step over all processes (recipe 10)
+    patch: int = ranged(64, low=0)  # side of the face-centred training crops; 0 = whole frames (recipe 0)
+    epochs: int = ranged(12, low=1)  # training epochs (recipe 200)
     steps_per_epoch: int = 50  # optimiser steps per epoch; 0 = one pass over the training frames (recipe)
     lr: float = 5e-4  # Adam learning rate (recipe 1e-4)
     beta1: float = 0.5  # Adam beta1 (recipe 0.5)
     beta2: float = 0.999  # Adam beta2 (recipe 0.999)
-    lr_step: int = 300000  # StepLR period in steps (recipe 300000)
+    lr_step: int = ranged(300000, low=1)  # StepLR period in steps (recipe 300000)
     lr_gamma: float = 0.2  # StepLR factor (recipe 0.2)
-    ema_decay: float = 0.99  # EMA decay of the generator (recipe 0.99778 = 0.5 ** (32 / 10000))
+    # EMA decay of the generator (recipe 0.99778 = 0.5 ** (32 / 10000))
+    ema_decay: float = ranged(0.99, low=0.0, high=1.0, high_open=True)
     l1_weight: float = 1.0  # photometric L1 weight
     perceptual_weight: float = (
         4.0  # weight of (multi-scale VGG19 perceptual + style) when VGG weights are set
     )
     style_weight: float = 250.0  # Gram style term relative to the perceptual term
-    perceptual_scales: int = 4  # image scales of the perceptual term (each a bilinear 0.5x downsample)
+    # image scales of the perceptual term (each a bilinear 0.5x downsample)
+    perceptual_scales: int = ranged(4, low=1)
     vgg19_weights: Path | None = None  # torchvision vgg19-dcbb9e9d.pth; null = L1 + SSIM loss instead
     ssim_weight: float = 1.0  # weight of (1 - SSIM) when vgg19_weights is null
     gan_weight: float = 0.0  # adversarial (LSGAN) weight; 0 = no discriminator, as the released TAFT
@@ -42,24 +46,19 @@ class TaftConfig:
     disc_scales: int = 2  # discriminator scales (pix2pixHD)
     train_split: str = "train"  # clips (meta split) used for training
     eval_split: str = "val"  # held-out clips evaluated every epoch
-    eval_frames: int = 48  # held-out frames evaluated per epoch (evenly spaced)
+    eval_frames: int = ranged(48, low=1)  # held-out frames evaluated per epoch (evenly spaced)
     grid_frames: int = 4  # frames in the per-epoch sample grid
-    log_every: int = 10  # steps between logged training losses
-    checkpoint_every: int = 100  # steps between resume checkpoints
+    log_every: int = ranged(10, low=1)  # steps between logged training losses
+    checkpoint_every: int = ranged(100, low=1)  # steps between resume checkpoints
     num_workers: int = 0  # data loader worker processes
-    threads: int = 2  # torch CPU threads (1-2; 2 is 1.6x faster on an idle 2-core CPU)
-    translate_batch: int = 8  # frames per generator call at inference
+    threads: int = ranged(2, low=1, high=2)  # torch CPU threads (1-2; 2 is 1.6x faster on an idle 2-core CPU)
+    translate_batch: int = ranged(8, low=1)  # frames per generator call at inference
     seed: int = 0  # added to base.seed for TAFT's sampling and initialisation
 
     def __post_init__(self) -> None:
-        positive = ("base_channels", "max_channels", "layers", "batch_size", "epochs", "lr_step")
-        positive += ("perceptual_scales", "eval_frames", "log_every", "checkpoint_every", "translate_batch")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"taft.{name} must be positive, got {getattr(self, name)}")
-        if not 1 <= self.threads <= 2:
-            raise ValueError(f"taft.threads must be 1 or 2, got {self.threads}")
-        if self.patch < 0 or self.patch % 2**self.layers:
-            raise ValueError(f"taft.patch must be 0 or a positive multiple of 2**layers, got {self.patch}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"taft.ema_decay must be in [0, 1), got {self.ema_decay}")
+        check_ranges(self, "taft")
+        if self.patch % 2**self.layers:
+            raise ConfigError(
+                f"key 'patch' in params section 'taft' must be 0 or a multiple of 2**layers "
+                f"({2**self.layers}), got {self.patch}"
+            )

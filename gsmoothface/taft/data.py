@@ -31,8 +31,9 @@ class TaftBatches(torch.utils.data.Dataset):
     Parameters
     ----------
     clips: training clips (valid frames become targets; each clip needs at least 2 frames).
-    batch_size: frames per batch.
-    seed: sampling seed; rank, world: this process's place in a DDP group (each draws its own).
+    batch_size: frames per optimiser step over all processes (a multiple of ``world``).
+    seed: sampling seed; rank, world: this process's place in a DDP group (it loads every
+        ``world``-th frame of the step's batch).
     patch: side of the training crops (0 = whole frames). A crop is centred on a random pixel of
         the blending mask (the face, where there is something to learn; the same window in the
         reference), which cuts the cost of a step by (S / patch)^2 on a CPU.
@@ -56,6 +57,8 @@ class TaftBatches(torch.utils.data.Dataset):
         )
         if len(self.targets) == 0:
             raise InputError("no valid training frame in the blended clips")
+        if batch_size % world:
+            raise InputError(f"taft.batch_size={batch_size} does not divide among {world} processes")
         self.batch_size = batch_size
         self.seed = seed
         self.rank = rank
@@ -70,17 +73,20 @@ class TaftBatches(torch.utils.data.Dataset):
         return 2**62
 
     def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, step, self.rank, self.world])
+        # The global batch is drawn alike on every rank (with the seed a single process has always
+        # used), and each rank loads its share: N processes train on what one process would.
+        rng = np.random.default_rng([self.seed, step, 0, 1])
         rows = self.targets[rng.integers(0, len(self.targets), self.batch_size)]
         ref, blended, target = [], [], []
-        for clip_index, t in rows:
+        for k, (clip_index, t) in enumerate(rows):
             clip = self.clips[clip_index]
             r = int(rng.integers(0, clip.n_frames - 1))
             r += r >= t  # uniform over the other frames of the video
             window = self._window(clip, int(t), rng)
-            ref.append(clip.frame[r][window])
-            blended.append(clip.blended[t][window])
-            target.append(clip.frame[t][window])
+            if k % self.world == self.rank:
+                ref.append(clip.frame[r][window])
+                blended.append(clip.blended[t][window])
+                target.append(clip.frame[t][window])
         return {
             "reference": to_model(np.stack(ref)),
             "blended": to_model(np.stack(blended)),

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gsmoothface.atomic import write_torch
 from gsmoothface.blend.store import BlendedClip
 from gsmoothface.config import BaseConfig, config_to_dict
-from gsmoothface.errors import InputError, MissingAssetError
+from gsmoothface.live import prepare_live_resume
 from gsmoothface.progress import progress
+from gsmoothface.taft import checkpoint as checkpoint_file
 from gsmoothface.taft.config import TaftConfig
 from gsmoothface.taft.data import TaftBatches, eval_batch, from_model
 from gsmoothface.taft.losses import (
@@ -32,15 +32,8 @@ from gsmoothface.taft.losses import (
     feature_matching_loss,
     generator_adversarial_loss,
 )
-from gsmoothface.taft.model import Ema, MultiScaleDiscriminator, TaftGenerator
+from gsmoothface.taft.model import Ema, MultiScaleDiscriminator
 from gsmoothface.taft.ssim import psnr, ssim
-
-CHECKPOINT_FORMAT = "gsmoothface-taft-1"
-
-
-def build_generator(cfg: TaftConfig) -> TaftGenerator:
-    """The generator of ``cfg`` (randomly initialised)."""
-    return TaftGenerator(cfg.base_channels, cfg.max_channels, cfg.layers, cfg.residual)
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -106,9 +99,16 @@ def sample_grid(generator: torch.nn.Module, batch: dict[str, torch.Tensor], n: i
     return tiles.transpose(0, 2, 1, 3, 4).reshape(n_rows * s, n_cols * s, 3)
 
 
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """``torch.save`` atomically and reproducibly."""
-    write_torch(path, state)
+def _mean_over_ranks(
+    loss: torch.Tensor, parts: dict[str, float], world: int
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The step's loss and its parts averaged over the processes (each saw its share of the batch)."""
+    if world == 1:
+        return loss, parts
+    values = torch.tensor([loss.item(), *parts.values()], dtype=torch.float64)
+    torch.distributed.all_reduce(values)
+    values /= world
+    return values[0], dict(zip(parts, values[1:].tolist(), strict=True))
 
 
 def train_taft(
@@ -142,7 +142,7 @@ def train_taft(
     size = train_clips[0].size
     seed = base.seed + cfg.seed
     torch.manual_seed(seed)
-    generator = build_generator(cfg).to(device)
+    generator = checkpoint_file.build_generator(cfg).to(device)
     ema = Ema(generator, cfg.ema_decay)
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     sched_g = torch.optim.lr_scheduler.StepLR(opt_g, cfg.lr_step, cfg.lr_gamma)
@@ -154,7 +154,7 @@ def train_taft(
     loss_fn = build_loss(cfg).to(device)
 
     data = TaftBatches(train_clips, cfg.batch_size, seed, rank, world, cfg.patch)
-    steps_per_epoch = cfg.steps_per_epoch or max(1, len(data.targets) // (cfg.batch_size * world))
+    steps_per_epoch = cfg.steps_per_epoch or max(1, len(data.targets) // cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch
     held_out = eval_batch(eval_clips, cfg.eval_frames)
     print_fp = fingerprint(cfg, base, train_clips)
@@ -175,6 +175,8 @@ def train_taft(
                 sched_d.load_state_dict(state["sched_D"])
             start = state["step"]
             resumed = True
+            if rank == 0:  # rows logged after the checkpoint are logged again; a kill may cut one short
+                prepare_live_resume(live_dir, start + 1)
             if rank == 0:
                 print(f"resuming TAFT from step {start} ({resume_path})", flush=True)
         elif rank == 0:
@@ -190,7 +192,7 @@ def train_taft(
 
     def checkpoint(step: int) -> dict[str, Any]:
         return {
-            "format": CHECKPOINT_FORMAT,
+            "format": checkpoint_file.FORMAT,
             "fingerprint": print_fp,
             "config": config_to_dict(cfg),
             "size": size,
@@ -251,6 +253,8 @@ def train_taft(
             parts["d"] = d_loss.item()
         ema.update(generator)
         done = step + 1
+        if done % cfg.log_every == 0:
+            loss, parts = _mean_over_ranks(loss.detach(), parts, world)
         if live is not None and done % cfg.log_every == 0:
             live.step = done
             live.log_metric("train/loss", loss.item())
@@ -274,7 +278,7 @@ def train_taft(
                     f"SSIM {metrics['ssim']:.3f}",
                     flush=True,
                 )
-            save_checkpoint(resume_path, checkpoint(done))
+            checkpoint_file.save(resume_path, checkpoint(done))
         if world > 1 and (epoch_end or done % cfg.checkpoint_every == 0):
             torch.distributed.barrier()
     if rank == 0:
@@ -284,31 +288,10 @@ def train_taft(
         metrics["steps"] = float(total_steps)
         final = checkpoint(total_steps)
         final.pop("fingerprint")
-        save_checkpoint(model_path, final)
+        checkpoint_file.save(model_path, final)
         resume_path.unlink(missing_ok=True)
         if live is not None:
             live.end()
     if world > 1:
         torch.distributed.barrier()
     return metrics
-
-
-def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> tuple[TaftGenerator, dict[str, Any]]:
-    """The EMA generator of a TAFT checkpoint, in eval mode, and the checkpoint's metadata.
-
-    Raises
-    ------
-    MissingAssetError: the file does not exist.
-    InputError: the file is not a TAFT checkpoint.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise MissingAssetError(f"TAFT checkpoint {path} not found: train it with `gsmoothface train-taft`")
-    state = torch.load(path, map_location=device, weights_only=False)
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise InputError(f"{path} is not a TAFT checkpoint (format {CHECKPOINT_FORMAT})")
-    cfg = TaftConfig(**{k: v for k, v in state["config"].items() if k != "vgg19_weights"})
-    generator = build_generator(cfg).to(device)
-    generator.load_state_dict(state["generator_ema"])
-    meta = {k: state[k] for k in ("size", "step", "epoch", "config")}
-    return generator.eval().requires_grad_(False), meta
