@@ -22,6 +22,7 @@ reference = next(r["video"] for r in rows if r["split"] == "val")
 print(f"data/raw/demo/{speech}.mp4 data/clips/{reference}")
 PY
 )
+mkdir -p results/demo  # generate refuses an output folder that does not exist
 gsmoothface generate --audio "$speech" --reference "$reference" --out results/demo/generated.mp4
 
 echo
