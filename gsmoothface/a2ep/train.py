@@ -12,7 +12,6 @@ the uninterrupted run's loss curve exactly.
 
 from __future__ import annotations
 
-import csv
 import os
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from gsmoothface.a2ep.model import A2EP
 from gsmoothface.a2ep.predict import predict_expressions, speaker_code
 from gsmoothface.config import config_to_dict
 from gsmoothface.errors import GsmoothfaceError
+from gsmoothface.live import prepare_live_resume
 from gsmoothface.progress import progress
 
 
@@ -101,27 +101,6 @@ def evaluate(
         metrics[f"{split}/jaw_pearson"] = pearson(pred[:, 0], truth[:, 0])
         metrics[f"{split}/exp_mse"] = float(((pred - truth) ** 2).mean())
     return metrics
-
-
-def _prepare_live_resume(live_dir: Path, step: int) -> None:
-    """Make a DVCLive folder resumable at ``step``.
-
-    Rows logged at or after ``step`` are dropped (they are logged again), as is any row a kill cut
-    short; the summary and params files, which the resumed run writes again, are removed, since a
-    kill while DVCLive wrote them leaves them unreadable.
-    """
-    for name in ("metrics.json", "params.yaml"):
-        (live_dir / name).unlink(missing_ok=True)
-    for tsv in (live_dir / "plots" / "metrics").rglob("*.tsv"):
-        with tsv.open() as fh:
-            rows = list(csv.reader(fh, delimiter="\t"))
-        if not rows or "step" not in rows[0]:
-            continue
-        col = rows[0].index("step")
-        whole = [r for r in rows[1:] if len(r) == len(rows[0]) and r[col].isdigit()]
-        kept = [rows[0]] + [r for r in whole if int(r[col]) < step]
-        with tsv.open("w", newline="") as fh:
-            csv.writer(fh, delimiter="\t", lineterminator="\n").writerows(kept)
 
 
 def train_a2ep(
@@ -199,7 +178,7 @@ def train_a2ep(
         from dvclive import Live
 
         if start:
-            _prepare_live_resume(live_dir, start)
+            prepare_live_resume(live_dir, start)
         live = Live(str(live_dir), resume=start > 0, dvcyaml=False, save_dvc_exp=False)
         live.step = start
         live.log_params({"a2ep": config_to_dict(cfg), "speakers": speakers, "world_size": world})
