@@ -1,11 +1,6 @@
 """A2EP training: vertex loss, learning on held-out clips, exact resume after a kill, NaN stop, stages."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +11,8 @@ from typer.testing import CliRunner
 
 from gsmoothface.a2ep.loss import ExpressionLoss, expression_basis
 from gsmoothface.face_model import FaceModelConfig, load_face_model
+from tests.launch import kill_after_checkpoint
 
-ROOT = Path(__file__).resolve().parents[1]
 SR, FPS, SPF = 16000, 25, 640
 PARAMS = """\
 base: {seed: 3, progress_every: 1000}
@@ -192,17 +187,10 @@ def test_resumes_exactly_after_a_kill(demo):
     assert len(full) == 24
 
     # the same run in another process, killed after its first checkpoint, then resumed
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    args = [sys.executable, "-m", "stages", *train_args(demo, "killed", "short.yaml")]
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = demo / "killed" / "a2ep.ckpt"
-    deadline = time.time() + 300
-    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (demo / "killed" / "a2ep.pt").exists(), "training finished before it could be killed"
-    killed_at = torch.load(ckpt, weights_only=False)["step"]
+    killed_at = kill_after_checkpoint(
+        train_args(demo, "killed", "short.yaml"), ckpt, demo / "killed" / "a2ep.pt"
+    )
     assert 0 < killed_at < 24
     # DVCLive rewrites its summary every step and appends rows: a kill can cut either short
     summary = demo / "killed" / "live" / "metrics.json"

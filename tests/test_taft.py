@@ -256,34 +256,21 @@ def _loss_rows(live: Path) -> list[str]:
 
 def test_train_taft_resumes_exactly_after_a_kill(tmp_path):
     """A real SIGKILL mid-run, then the same command again: the same weights, metrics and rows."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
 
     import yaml
     from typer.testing import CliRunner
 
     from stages.cli import app
-    from tests.launch import ROOT
+    from tests.launch import kill_after_checkpoint
 
     make_clips(tmp_path / "blended")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(KILL_PARAMS))
     result = CliRunner().invoke(app, _train_taft_args(tmp_path, "straight"))
     assert result.exit_code == 0, result.output
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    args = [sys.executable, "-m", "stages", *_train_taft_args(tmp_path, "killed")]
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ckpt = tmp_path / "killed" / "taft.ckpt"
-    deadline = time.time() + 300
-    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (tmp_path / "killed" / "taft.pt").exists(), "training finished before it could be killed"
-    killed_at = torch.load(ckpt, weights_only=False)["step"]
+    killed = tmp_path / "killed"
+    args = _train_taft_args(tmp_path, "killed")
+    killed_at = kill_after_checkpoint(args, killed / "taft.ckpt", killed / "taft.pt")
     assert 0 < killed_at < 30
     live = tmp_path / "killed" / "live"
     # a kill can cut DVCLive's summary and its last row short
