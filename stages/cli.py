@@ -31,6 +31,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "stages.translate",
     "stages.evaluate",
     "stages.generate",
+    "stages.score",
     "stages.app",
 )
 

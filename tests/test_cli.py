@@ -20,7 +20,15 @@ PIPELINE_COMMANDS = (
 def test_every_pipeline_stage_and_inference_command_is_registered():
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in (*PIPELINE_COMMANDS, "generate", "predict-exp", "translate", "convert-bfm", "manifest"):
+    for command in (
+        *PIPELINE_COMMANDS,
+        "generate",
+        "predict-exp",
+        "translate",
+        "convert-bfm",
+        "manifest",
+        "score",
+    ):
         assert command in result.stdout
 
 
