@@ -42,4 +42,13 @@ def progress(
 def _print_line(description: str, count: int, total: int | None, start: float) -> None:
     elapsed = max(time.perf_counter() - start, 1e-9)
     of_total = f"/{total}" if total is not None else ""
-    print(f"{description}: {count}{of_total} ({count / elapsed:.1f}/s)", flush=True)
+    rate = count / elapsed
+    eta = f", ETA {_clock((total - count) / rate)}" if total is not None and count < total else ""
+    print(f"{description}: {count}{of_total} ({rate:.1f}/s{eta})", flush=True)
+
+
+def _clock(seconds: float) -> str:
+    """``m:ss`` (or ``h:mm:ss``) of a duration."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -21,11 +21,22 @@ SECTIONS: dict[str, str] = {
     "generate": "gsmoothface.generate.config:GenerateConfig",
     "synth": "gsmoothface.synth.config:SynthConfig",
     "fit_3dmm": "gsmoothface.fitting.config:Fit3dmmConfig",
+    "adapt": "gsmoothface.people.config:AdaptConfig",
 }
 
 # the sections the inference path reads (``gsmoothface generate`` and ``gsmoothface app``): its own,
-# those of the models it loads, and those of slicing and fitting a raw reference video
-INFERENCE_SECTIONS = ("base", "generate", "audio", "blend", "face_model", "render", "slice", "fit_3dmm")
+# those of the models it loads, those of slicing and fitting a raw reference video, and adapt
+INFERENCE_SECTIONS = (
+    "base",
+    "generate",
+    "audio",
+    "blend",
+    "face_model",
+    "render",
+    "slice",
+    "fit_3dmm",
+    "adapt",  # where person models are (adapt.out_dir)
+)
 
 
 def section_class(section: str) -> type[Any]:

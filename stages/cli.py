@@ -28,6 +28,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "stages.predict_exp",
     "stages.blend",
     "stages.train_taft",
+    "stages.adapt",
     "stages.translate",
     "stages.evaluate",
     "stages.generate",

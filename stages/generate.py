@@ -32,6 +32,12 @@ def generate(
             help="A2EP speaker style: a training speaker or 'mean' (default: params generate.speaker)"
         ),
     ] = None,
+    person: Annotated[
+        str | None,
+        typer.Option(
+            help="person model from `gsmoothface adapt` (default: the one adapted on the reference video)"
+        ),
+    ] = None,
     params: Annotated[Path, typer.Option(help="params file")] = Path("params.yaml"),
 ) -> None:
     """Predict expressions for the audio (A2EP), render them with the reference's pose, identity and
@@ -43,8 +49,18 @@ def generate(
         inference = Inference.open(params, log=print)  # fails fast on bad params and missing models
         wave = inference.read_audio(audio)
         inference.speaker(speaker)  # an unknown speaker fails before any slicing
+        if person is None and (person := inference.person_for(reference)) is not None:
+            print(f"generate: using person model '{person}' (adapted on this reference video)")
+        if person is not None:
+            inference = inference.with_person(person)  # an unknown person fails before any slicing
         # a clip as it is; a raw video or photo sliced and fitted once (cached by content hash)
         ref = inference.reference(reference)
+        if person is None and ref.source is not None:
+            print(
+                "generate: the face model has not seen this person, so the mouth will not look like "
+                f"theirs; adapt it first: `gsmoothface adapt {reference} --name NAME`, then --person NAME"
+            )
+        print(f"generate: models: A2EP {inference.pipe.a2ep_model}, TAFT {inference.pipe.taft_model}")
         style = inference.speaker(speaker, ref)
         summary = inference.generate(wave, ref, out, style)
         print(

@@ -18,6 +18,7 @@ import torch
 
 from gsmoothface.blend.config import BlendConfig
 from gsmoothface.blend.morphology import mafb_mask
+from gsmoothface.blend.paste import paste_mask
 from gsmoothface.blend.warp import CROP_SIZE, uncrop
 from gsmoothface.render import MeshRenderer
 
@@ -29,6 +30,7 @@ class BlendResult:
     blended: torch.Tensor  # (B, 3, H, W) frame with the rendered face blended in
     mask: torch.Tensor  # (B, 1, H, W) soft blending mask m
     render: torch.Tensor  # (B, 3, H, W) un-cropped render (0 outside the crop)
+    paste: torch.Tensor | None = None  # (B, 1, H, W) soft paste-back mask (see blend.paste), inside m
 
 
 class MafbBlender:
@@ -82,7 +84,8 @@ class MafbBlender:
         :class:`BlendResult` at H x W.
         """
         image, mask = self.render_crop(coeff)
-        return composite(frames.to(self.device), image, mask, trans_params, self.cfg)
+        landmarks = self.face_model.landmarks_224(coeff.to(self.device).float())
+        return composite(frames.to(self.device), image, mask, trans_params, self.cfg, landmarks)
 
 
 def composite(
@@ -91,6 +94,7 @@ def composite(
     mask: torch.Tensor,
     trans_params: np.ndarray,
     cfg: BlendConfig,
+    landmarks: torch.Tensor | None = None,
 ) -> BlendResult:
     """Blend aligned-crop renders into frames through the morphology-augmented mask.
 
@@ -99,6 +103,8 @@ def composite(
     frames: (B, 3, H, W) float in [0, 1], the W0 x H0 frames of ``trans_params`` resized to H x W.
     image: (B, 3, 224, 224) render in [0, 1]; mask: (B, 1, 224, 224) its rasterizer mask.
     trans_params: (B, 5) ``align_img`` parameters.
+    landmarks: (B, 68, 2) 3DMM landmarks in the 224 crop (y down); given, the result also holds the
+        paste-back mask of ``cfg.paste_region`` (:func:`~gsmoothface.blend.paste.paste_mask`).
 
     Returns
     -------
@@ -109,7 +115,11 @@ def composite(
     render = uncrop(image, trans_params, hw).clamp(0.0, 1.0)
     m = uncrop(aug, trans_params, hw).clamp(0.0, 1.0)  # bicubic: a soft edge, exactly 0 far outside
     blended = frames * (1.0 - m) + render * m
-    return BlendResult(blended=blended, mask=m, render=render)
+    paste = None
+    if landmarks is not None:
+        soft = paste_mask(aug, landmarks, cfg.paste_region, cfg.paste_erode, cfg.paste_feather)
+        paste = uncrop(soft, trans_params, hw, "bilinear").clamp(0.0, 1.0) * m
+    return BlendResult(blended=blended, mask=m, render=render, paste=paste)
 
 
 def to_tensor(frames: np.ndarray) -> torch.Tensor:

@@ -191,6 +191,11 @@ class Evaluator:
                 add("cpbd_generated", cpbd_frames(gen))
                 add("cpbd_truth", cpbd_frames(truth))
                 idx = driven.reference_index
+                if truth_lm is not None:
+                    for name, frames in (("generated", gen), ("reference_copy", copy)):
+                        face, jaw = region_psnr(frames, truth, truth_lm[idx])
+                        add(f"psnr_face_{name}", face)
+                        add(f"psnr_jaw_{name}", jaw)
                 if self.landmarks is None:
                     lm_true = truth_lm[idx]
                     lm_gen = self._project(driven.coeff, reference.trans_params[idx])
@@ -252,6 +257,25 @@ class Evaluator:
         except ValueError:  # clip shorter than the offset search: no score for it
             return {"lse_d": None, "lse_c": None, "av_offset": None}
         return {"lse_d": scores.lse_d, "lse_c": scores.lse_c, "av_offset": scores.offset}
+
+
+def region_psnr(frames: np.ndarray, truth: np.ndarray, lm68: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame PSNR over the true landmarks' face box and over the band along the jaw contour
+    (the regions of ``gsmoothface score``): ((n,), (n,)) dB; NaN where the landmarks are missing."""
+    from gsmoothface.evaluation.score import capped_psnr, face_box, jaw_band_mask, jaw_band_width
+
+    height, width = truth.shape[1:3]
+    face = np.full(len(truth), np.nan)
+    jaw = np.full(len(truth), np.nan)
+    for i, lm in enumerate(lm68):
+        if not np.isfinite(lm).all():
+            continue
+        x0, y0, x1, y1 = face_box(lm, height, width)
+        face[i] = capped_psnr(frames[i, y0:y1, x0:x1], truth[i, y0:y1, x0:x1])
+        band = jaw_band_mask(lm, height, width, jaw_band_width(lm))
+        if band.any():
+            jaw[i] = capped_psnr(frames[i][band], truth[i][band])
+    return face, jaw
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float | None:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gsmoothface.blend.paste import match_colour
 from gsmoothface.errors import InputError
 
 EXP = slice(80, 144)  # expression coefficients inside the 257-vector
@@ -107,13 +108,18 @@ def drive(
         idx = indices[start : start + chunk]
         frames = np.asarray(store[idx])  # (n,H,W,3)
         full = to_tensor(frames).to(device)  # (n,3,H,W)
+        small = resize(full, size)
         coeff = reference.coeff[idx].copy()
         coeff[:, EXP] = exp[start : start + chunk]
-        result = blender(resize(full, size), torch.from_numpy(coeff), reference.trans_params[idx])
+        result = blender(small, torch.from_numpy(coeff), reference.trans_params[idx])
+        paste = result.mask if result.paste is None else result.paste
         with torch.no_grad():
             out = translator(appearance.expand(len(idx), -1, -1, -1), result.blended).clamp(0, 1)
+        reach = getattr(getattr(blender, "cfg", None), "colour_match", 0.0) * size
+        if reach > 0:  # the face's colour meets the frame's along the paste edge: no seam
+            out = match_colour(out, small, paste, reach).clamp(0, 1)
         h, w = full.shape[-2:]
-        mask = resize(result.mask, h, w).clamp(0, 1)  # (n,1,H,W) soft paste-back mask
+        mask = resize(paste, h, w).clamp(0, 1)  # (n,1,H,W) soft paste-back mask
         # a frame where the fit saw no face (a cut-away, a hand) stays as it was
         mask = mask * torch.from_numpy(reference.face_found(idx)).to(mask)[:, None, None, None]
         translated = resize(out, h, w, "bicubic").clamp(0, 1)

@@ -61,6 +61,37 @@ class Inference:
         pipe = load_pipeline(raw, cfg.a2ep_model, cfg.taft_model, device, log=log)
         return cls(raw, base, cfg, configs["audio"], device, pipe)
 
+    @property
+    def people_dir(self) -> Path:
+        """Where person models are (``adapt.out_dir``)."""
+        return Path(self.params.get("adapt", {}).get("out_dir", "models/people"))
+
+    def with_person(self, name: str) -> Inference:
+        """The same A2EP and MAFB with person ``name``'s TAFT (``<adapt.out_dir>/<name>/taft.pt``).
+
+        Raises
+        ------
+        InputError: no such person (the message lists the known ones), or it was adapted at another
+            resolution than ``blend.size``.
+        """
+        from gsmoothface.errors import InputError
+        from gsmoothface.generate.models import load_translator
+        from gsmoothface.people.card import person_model
+
+        path = person_model(self.people_dir, name)
+        translator, size = load_translator(path, self.device)
+        if size != self.pipe.size:
+            raise InputError(f"{path} was adapted at {size} px but blend.size is {self.pipe.size}")
+        pipe = dataclasses.replace(self.pipe, translator=translator, taft_model=path)
+        return dataclasses.replace(self, pipe=pipe)
+
+    def person_for(self, video: Path) -> str | None:
+        """The person adapted on the raw video ``video`` itself (same content), if any."""
+        from gsmoothface.generate.reference import file_digest
+        from gsmoothface.people.card import person_for_video
+
+        return person_for_video(self.people_dir, file_digest(video)) if Path(video).is_file() else None
+
     def with_cache(self, cache_dir: Path) -> Inference:
         """The same models, with decoded frames and raw-video fits kept under ``cache_dir``."""
         return dataclasses.replace(self, cfg=dataclasses.replace(self.cfg, cache_dir=Path(cache_dir)))

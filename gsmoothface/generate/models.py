@@ -93,6 +93,8 @@ class Pipeline:
     blender: Any  # gsmoothface.blend.MafbBlender at `size`
     translator: Translator
     size: int  # the MAFB/TAFT resolution, px
+    a2ep_model: Path | None = None  # the files the models came from, for the user's record
+    taft_model: Path | None = None
 
 
 def load_pipeline(
@@ -132,4 +134,6 @@ def load_pipeline(
     face = load_face_model(load_section(FaceModelConfig, "face_model", params))
     backend = load_section(RenderConfig, "render", params).backend
     blender = MafbBlender(face, blend_cfg, backend, str(device))
-    return Pipeline(predictor, speakers, blender.face_model, blender, translator, size)
+    return Pipeline(
+        predictor, speakers, blender.face_model, blender, translator, size, Path(a2ep_model), Path(taft_model)
+    )

@@ -114,7 +114,8 @@ def eval_batch(clips: list[BlendedClip], n_frames: int) -> dict[str, torch.Tenso
 
     Returns
     -------
-    dict of (n, 3, S, S) tensors in [-1, 1]: reference, blended, target.
+    dict of (n, 3, S, S) tensors in [-1, 1]: reference, blended, target; and mask (n, 1, S, S) bool,
+    the MAFB region (the face, where the frames differ).
     """
     rows = [(c, t) for c in clips for t in np.flatnonzero(np.asarray(c.valid, dtype=bool)) if t > 0]
     if not rows:
@@ -125,4 +126,5 @@ def eval_batch(clips: list[BlendedClip], n_frames: int) -> dict[str, torch.Tenso
         "reference": to_model(np.stack([c.frame[0] for c, _ in chosen])),
         "blended": to_model(np.stack([c.blended[t] for c, t in chosen])),
         "target": to_model(np.stack([c.frame[t] for c, t in chosen])),
+        "mask": torch.from_numpy(np.stack([c.mask[t] for c, t in chosen]) > 127)[:, None],
     }

@@ -47,14 +47,26 @@ def _distributed() -> tuple[int, int, int]:
     return torch.distributed.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0"))
 
 
-def fingerprint(cfg: TaftConfig, base: BaseConfig, clips: list[BlendedClip]) -> str:
+def fingerprint(
+    cfg: TaftConfig, base: BaseConfig, clips: list[BlendedClip], init: dict[str, Any] | None = None
+) -> str:
     """Hash of what determines a run; a resume checkpoint is used only when it matches."""
     key = {
         "taft": config_to_dict(cfg),
         "seed": base.seed,
         "clips": [(c.name, c.n_frames, c.size) for c in clips],
+        "init": None if init is None else state_digest(init["generator_ema"]),
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def state_digest(state: dict[str, torch.Tensor]) -> str:
+    """Hash of a state dict's names and values (the starting weights of a fine-tuning run)."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 @torch.no_grad()
@@ -76,6 +88,7 @@ def evaluate(generator: torch.nn.Module, batch: dict[str, torch.Tensor], chunk: 
         return torch.from_numpy(from_model(x.cpu())).permute(0, 3, 1, 2).double() / 255.0
 
     target = quantised(batch["target"])
+    face = batch["mask"].double() if "mask" in batch else None
     metrics = {}
     for name, images in (
         ("", torch.cat(outs)),
@@ -85,6 +98,9 @@ def evaluate(generator: torch.nn.Module, batch: dict[str, torch.Tensor], chunk: 
         x = quantised(images)
         metrics[f"psnr{name}"] = float(psnr(x, target).mean())
         metrics[f"ssim{name}"] = float(ssim(x, target).mean())
+        if face is not None:  # over the face alone: the frame outside it is the input's own
+            mse = ((x - target) ** 2 * face).sum((1, 2, 3)) / (3 * face.sum((1, 2, 3))).clamp_min(1)
+            metrics[f"psnr_face{name}"] = float((10 * torch.log10(1 / mse.clamp_min(1e-12))).mean())
     return metrics
 
 
@@ -120,6 +136,8 @@ def train_taft(
     live_dir: Path,
     resume_path: Path,
     device: torch.device,
+    init: dict[str, Any] | None = None,
+    keep_best: bool = False,
 ) -> dict[str, float]:
     """Train TAFT and write the final checkpoint to ``model_path``.
 
@@ -129,6 +147,10 @@ def train_taft(
     model_path: final checkpoint (written by rank 0 at the end).
     live_dir: DVCLive directory (losses per step, held-out PSNR/SSIM and a sample grid per epoch).
     resume_path: rolling checkpoint; resumed from when its fingerprint matches, removed at the end.
+    init: a TAFT file's dict (:func:`gsmoothface.taft.checkpoint.read`) to fine-tune from: its EMA
+        generator starts both the generator and its average (the architecture must match ``cfg``).
+    keep_best: the final model is the EMA generator of the epoch with the best held-out face PSNR
+        (the epoch's figures are in the file), not the last one.
 
     Returns
     -------
@@ -143,6 +165,8 @@ def train_taft(
     seed = base.seed + cfg.seed
     torch.manual_seed(seed)
     generator = checkpoint_file.build_generator(cfg).to(device)
+    if init is not None:
+        generator.load_state_dict(init["generator_ema"])
     ema = Ema(generator, cfg.ema_decay)
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     sched_g = torch.optim.lr_scheduler.StepLR(opt_g, cfg.lr_step, cfg.lr_gamma)
@@ -157,7 +181,8 @@ def train_taft(
     steps_per_epoch = cfg.steps_per_epoch or max(1, len(data.targets) // cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch
     held_out = eval_batch(eval_clips, cfg.eval_frames)
-    print_fp = fingerprint(cfg, base, train_clips)
+    print_fp = fingerprint(cfg, base, train_clips, init)
+    best: dict[str, Any] = {"score": -float("inf"), "state": None, "metrics": {}, "epoch": 0}
 
     start = 0
     resumed = False
@@ -174,6 +199,7 @@ def train_taft(
                 opt_d.load_state_dict(state["opt_D"])
                 sched_d.load_state_dict(state["sched_D"])
             start = state["step"]
+            best = state.get("best") or best
             resumed = True
             if rank == 0:  # rows logged after the checkpoint are logged again; a kill may cut one short
                 prepare_live_resume(live_dir, start + 1)
@@ -206,6 +232,7 @@ def train_taft(
             "sched_G": sched_g.state_dict(),
             "opt_D": opt_d.state_dict() if opt_d is not None else None,
             "sched_D": sched_d.state_dict() if sched_d is not None else None,
+            "best": best if keep_best else None,
         }
 
     live = Live(str(live_dir), resume=resumed, save_dvc_exp=False, dvcyaml=None) if rank == 0 else None
@@ -272,6 +299,10 @@ def train_taft(
                 live.log_metric("epoch", epoch)
                 grid = sample_grid(ema.model, held_out, cfg.grid_frames)
                 live.log_image(f"samples/epoch_{epoch:03d}.png", Image.fromarray(grid))
+                score = metrics.get("psnr_face", metrics["psnr"])
+                if keep_best and score > best["score"]:
+                    state_copy = {k: v.detach().clone() for k, v in ema.model.state_dict().items()}
+                    best = {"score": score, "state": state_copy, "metrics": dict(metrics), "epoch": epoch}
                 print(
                     f"epoch {epoch}/{cfg.epochs} step {done}: held-out PSNR {metrics['psnr']:.2f} dB "
                     f"(blended {metrics['psnr_blended']:.2f}, reference {metrics['psnr_reference']:.2f}), "
@@ -288,6 +319,11 @@ def train_taft(
         metrics["steps"] = float(total_steps)
         final = checkpoint(total_steps)
         final.pop("fingerprint")
+        final.pop("best")
+        if keep_best and best["state"] is not None:
+            final["generator_ema"] = best["state"]
+            final["best_epoch"] = best["epoch"]
+            metrics = {**best["metrics"], **{k: metrics[k] for k in ("train_seconds", "steps")}}
         checkpoint_file.save(model_path, final)
         resume_path.unlink(missing_ok=True)
         if live is not None:
