@@ -15,7 +15,7 @@ class BlendConfig:
     """
 
     # side in px of the blended, mask and target frames (the TAFT resolution; recipe 512)
-    size: int = ranged(128, low=16)
+    size: int = ranged(256, low=16)
     # ellipse closing kernel (px of the 224 crop): fills the mouth and eye holes
     closing_size: int = ranged(21, low=1, odd=True)
     # width of the vertical dilation ellipse (px of the 224 crop)
