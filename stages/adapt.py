@@ -18,7 +18,9 @@ app = typer.Typer()
 
 @app.command()
 def adapt(
-    videos: Annotated[list[Path], typer.Argument(help="videos of one person (8 s to minutes in all)")],
+    videos: Annotated[
+        list[Path], typer.Argument(help="videos of one person, or folders of them (8 s to minutes in all)")
+    ],
     name: Annotated[str, typer.Option(help="the person's name: models/people/<name>/")],
     minutes: Annotated[
         float | None, typer.Option(help="wall-clock budget in minutes (default: params adapt.minutes)")
@@ -26,6 +28,7 @@ def adapt(
     steps: Annotated[
         int | None, typer.Option(help="exact optimiser steps instead of the budget (default: adapt.steps)")
     ] = None,
+    glob: Annotated[str, typer.Option(help="in a folder, only the videos matching this pattern")] = "*",
     params: Annotated[Path, typer.Option(help="params file")] = Path("params.yaml"),
 ) -> None:
     """Slice, fit and blend the videos, then fine-tune TAFT from the base model on them, scoring a
@@ -38,5 +41,5 @@ def adapt(
         overrides = {k: v for k, v in (("minutes", minutes), ("steps", steps)) if v is not None}
         cfg = dataclasses.replace(cfg, **overrides)
         use_threads(stage["taft"].threads)
-        card = adapt_person(videos, name, stage.params, cfg, stage.base, stage.device())
+        card = adapt_person(videos, name, stage.params, cfg, stage.base, stage.device(), glob)
         print(f"adapt: person '{card['name']}' ready: use `gsmoothface generate --person {card['name']} ...`")

@@ -87,7 +87,7 @@ class Inference:
 
     def person_for(self, video: Path) -> str | None:
         """The person adapted on the raw video ``video`` itself (same content), if any."""
-        from gsmoothface.generate.reference import file_digest
+        from gsmoothface.digest import file_digest
         from gsmoothface.people.card import person_for_video
 
         return person_for_video(self.people_dir, file_digest(video)) if Path(video).is_file() else None

@@ -9,7 +9,6 @@ content hash, for random access (ping-pong) at flat memory.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import re
 import shutil
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from gsmoothface.atomic import atomic_dir, atomic_path, write_json
+from gsmoothface.digest import file_digest
 from gsmoothface.errors import InputError
 from gsmoothface.generate.config import GenerateConfig
 
@@ -99,15 +99,6 @@ def open_reference(path: Path, cfg: GenerateConfig) -> Reference:
         speaker=meta.get("speaker"),
         valid=valid,
     )
-
-
-def file_digest(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's content (hex, first 16 characters), the cache key of a reference."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def prepare_reference(

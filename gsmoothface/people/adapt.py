@@ -40,6 +40,29 @@ def _digest(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def expand_videos(paths: list[Path], pattern: str = "*") -> list[Path]:
+    """The videos named: files as given, folders as their video files matching ``pattern`` (sorted).
+
+    Raises
+    ------
+    InputError: a path that does not exist, or a folder with no matching video.
+    """
+    from gsmoothface.slicing.plan import VIDEO_SUFFIXES
+
+    videos: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.glob(pattern) if p.suffix.lower() in VIDEO_SUFFIXES)
+            if not found:
+                raise InputError(f"{path}: no video matching {pattern!r} in this folder")
+            videos += found
+        elif path.exists():
+            videos.append(path)
+        else:
+            raise InputError(f"{path}: video not found")
+    return videos
+
+
 def check_videos(videos: list[Path]) -> list[dict[str, Any]]:
     """Each video's path, content hash and duration, checked before any work.
 
@@ -47,7 +70,7 @@ def check_videos(videos: list[Path]) -> list[dict[str, Any]]:
     ------
     InputError: a missing file, a file with no picture, or the same file twice.
     """
-    from gsmoothface.generate.reference import file_digest
+    from gsmoothface.digest import file_digest
     from gsmoothface.media import probe
 
     if not videos:
@@ -157,9 +180,12 @@ def adapt_person(
     cfg: AdaptConfig,
     base: BaseConfig,
     device: torch.device,
+    pattern: str = "*",
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Adapt TAFT to the person in ``videos`` and write ``<cfg.out_dir>/<name>/``; return its card.
+
+    ``videos`` are files or folders (their videos matching ``pattern``).
 
     A call whose inputs, params and base model match the existing card returns that card at once.
 
@@ -177,7 +203,8 @@ def adapt_person(
 
     started = time.perf_counter()
     check_name(name)
-    inputs = check_videos([Path(v) for v in videos])
+    videos = expand_videos(videos, pattern)
+    inputs = check_videos(videos)
     base_state = checkpoint_file.read(cfg.base_model)
     prepare_params = {s: params.get(s) for s in PREPARE_SECTIONS} | {"fps": base.fps, "sr": base.sample_rate}
     prepare_key = _digest({"videos": [i["sha256"] for i in inputs], "params": prepare_params})
@@ -199,7 +226,7 @@ def adapt_person(
 
     work = Path(cfg.work_dir) / prepare_key
     log(f"adapt: preparing {len(inputs)} video(s) in {work}")
-    clips = slice_videos([Path(v) for v in videos], work, params, base.fps, base.sample_rate, log)
+    clips = slice_videos(videos, work, params, base.fps, base.sample_rate, log)
     check_one_person({c.name: _sample_frames(c, IDENTITY_FRAMES) for c in clips}, cfg.max_identity_distance)
     fits = fit_clips(clips, work, params, device, log)
     blended = blend_clips(clips, work, params, device)
