@@ -105,6 +105,7 @@ def write_inference_setup(root: Path, size: int = 64, clip_side: int = 128) -> P
         "blend": {"size": size},
         "slice": {"min_seconds": 0.5},
         "fit_3dmm": {"landmark_steps": 40, "photo_steps": 0},
+        "adapt": {"out_dir": str(root / "people")},
         "generate": {
             "a2ep_model": str(root / "a2ep.pt"),
             "taft_model": str(root / "taft.pt"),

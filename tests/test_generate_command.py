@@ -49,6 +49,7 @@ def world(tmp_path_factory) -> dict[str, Path]:
         "face_model": {},
         "slice": {"size": 192, "min_seconds": 0.5, "max_seconds": 2.0},
         "fit_3dmm": {"landmark_steps": 30, "photo_steps": 0},
+        "adapt": {"out_dir": str(root / "people")},
     }
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     return {"root": root, "clip": clip, "speech": root / "speech.wav", "params": root / "params.yaml"}
