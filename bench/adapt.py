@@ -106,9 +106,8 @@ def main() -> None:
     for video in args.videos:
         head, tail, duration = split_video(video, args.out)
         name = f"bench_{video.stem.split('_')[0]}"
-        adapt_s = run(
-            [sys.executable, "-m", "stages", "adapt", str(head), "--name", name, "--minutes", str(args.minutes)]
-        )
+        adapt = [sys.executable, "-m", "stages", "adapt", str(head), "--name", name]
+        adapt_s = run([*adapt, "--minutes", str(args.minutes)])
         card = json.loads((ROOT / "models" / "people" / name / "card.json").read_text())
         outputs = {}
         for kind, extra in (("unadapted", []), ("adapted", ["--person", name])):
