@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from gsmoothface.blend.config import BlendConfig
-from gsmoothface.blend.morphology import mafb_mask
+from gsmoothface.blend.morphology import closing, ellipse_kernel, mafb_mask
 from gsmoothface.blend.paste import paste_mask
 from gsmoothface.blend.warp import CROP_SIZE, uncrop
 from gsmoothface.render import MeshRenderer
@@ -117,7 +117,14 @@ def composite(
     blended = frames * (1.0 - m) + render * m
     paste = None
     if landmarks is not None:
-        soft = paste_mask(aug, landmarks, cfg.paste_region, cfg.paste_erode, cfg.paste_feather)
+        # the lower face stays inside the face's own silhouette (closed render): the jagged render
+        # edge and the band the MAFB dilation adds below the jaw keep the frame's pixels
+        region = (
+            aug
+            if cfg.paste_region == "full"
+            else closing(mask, ellipse_kernel(cfg.closing_size, cfg.closing_size))
+        )
+        soft = paste_mask(region, landmarks, cfg.paste_region, cfg.paste_erode, cfg.paste_feather)
         paste = uncrop(soft, trans_params, hw, "bilinear").clamp(0.0, 1.0) * m
     return BlendResult(blended=blended, mask=m, render=render, paste=paste)
 

@@ -1,9 +1,10 @@
 """Seamless paste-back: where the generated face replaces the frame, and how its colour meets it.
 
-Only the part of the face that the expression moves is replaced. The paste mask is the MAFB mask
-restricted to the lower face (below a ramp from the nose tip to the top of the upper lip, landmarks
-30 -> 51 of the 3DMM projection), eroded so that its edge lies inside the region TAFT was trained to
-reproduce, and feathered with a Gaussian. Eyes, brows and forehead stay the frame's own pixels.
+Only the part of the face that the expression moves is replaced. The paste mask is the face's
+closed render silhouette (the whole MAFB mask with ``region="full"``) restricted to the lower face
+(below a ramp from the nose tip to the top of the upper lip, landmarks 30 -> 51 of the 3DMM
+projection), eroded so that its edge lies inside the face, away from the render's jagged outline,
+and feathered with a Gaussian. Eyes, brows and forehead stay the frame's own pixels.
 
 The generated face's low-frequency colour is then matched to the frame along the feathered edge
 (a Poisson-like correction by normalised convolution): the colour difference measured in the
@@ -62,9 +63,10 @@ def paste_mask(
 
     Parameters
     ----------
-    mafb: (B, 1, S, S) MAFB mask in [0, 1] (see :func:`~gsmoothface.blend.morphology.mafb_mask`).
+    mafb: (B, 1, S, S) region mask in [0, 1]: the closed render silhouette, or the MAFB mask
+        (:func:`~gsmoothface.blend.morphology.mafb_mask`) for ``region="full"``.
     landmarks: (B, 68, 2) 3DMM landmarks in pixels of the S crop, y down.
-    region: ``lower`` (mouth, cheeks, jaw, chin) or ``full`` (the whole MAFB region).
+    region: ``lower`` (mouth, cheeks, jaw, chin) or ``full`` (all of ``mafb``).
     erode_px: erosion (ellipse side, px) that pulls the edge inside the MAFB region; 0 = none.
     feather_px: Gaussian sigma of the edge, px.
 
