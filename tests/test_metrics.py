@@ -240,3 +240,18 @@ def test_evaluate_sync_finds_the_offset_of_shifted_audio(lag):
     scores = evaluate_sync(_LoudnessSyncNet(), frames, audio, vshift=5, batch=16)
     assert scores.offset == lag
     assert scores.lse_c > 0.5
+
+
+@pytest.mark.parametrize("gaussian", [False, True])
+def test_ssim_against_one_truth_matches_ssim_in_float64(gaussian):
+    from gsmoothface.evaluation.image_metrics import ssim, ssim_against
+
+    rng = np.random.default_rng(3)
+    true = rng.integers(0, 256, (5, 40, 48, 3), dtype=np.uint8)
+    flat = np.full_like(true, 200)  # flat frames: variances near zero, the float32 danger zone
+    noisy = np.clip(true.astype(int) + rng.integers(-30, 31, true.shape), 0, 255).astype(np.uint8)
+    result = ssim_against({"noisy": noisy, "flat": flat, "same": true}, true, gaussian_weights=gaussian)
+    for name, frames in (("noisy", noisy), ("flat", flat), ("same", true)):
+        expected = ssim(frames, true, gaussian_weights=gaussian)
+        np.testing.assert_allclose(result[name], expected, rtol=0, atol=1e-4, err_msg=name)
+    assert result["same"].min() > 0.9999 and result["noisy"].max() < 0.99

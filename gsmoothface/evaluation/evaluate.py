@@ -33,7 +33,7 @@ import torch
 
 from gsmoothface.evaluation.config import EvaluateConfig
 from gsmoothface.evaluation.cpbd import cpbd_frames
-from gsmoothface.evaluation.image_metrics import mean_finite, psnr, ssim
+from gsmoothface.evaluation.image_metrics import mean_finite, psnr, ssim_against
 from gsmoothface.evaluation.motion_metrics import (
     INNER_LIP_LOWER,
     INNER_LIP_UPPER,
@@ -185,9 +185,11 @@ class Evaluator:
                 truth, gen, blended = driven.frames, driven.generated, driven.blended
                 m = driven.mask[..., None]
                 copy = np.round(truth * (1 - m) + appearance * m).astype(np.uint8)
-                for name, frames in (("generated", gen), ("reference_copy", copy), ("blended", blended)):
+                compared = {"generated": gen, "reference_copy": copy, "blended": blended}
+                similarity = ssim_against(compared, truth, gaussian_weights=self.cfg.ssim_gaussian)
+                for name, frames in compared.items():
                     add(f"psnr_{name}", psnr(frames, truth))
-                    add(f"ssim_{name}", ssim(frames, truth, gaussian_weights=self.cfg.ssim_gaussian))
+                    add(f"ssim_{name}", similarity[name])
                 add("cpbd_generated", cpbd_frames(gen))
                 add("cpbd_truth", cpbd_frames(truth))
                 idx = driven.reference_index

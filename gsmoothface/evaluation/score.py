@@ -82,21 +82,18 @@ def jaw_band_mask(lm68: np.ndarray, height: int, width: int, width_px: float) ->
     jaw = np.asarray(lm68, np.float64)[JAW]  # (17, 2)
     if not np.isfinite(jaw).all():
         return mask
-    # only the polyline's box grown by the band can be reached
-    x0, y0 = np.maximum(np.floor(jaw.min(axis=0) - width_px), 0).astype(int)
-    x1, y1 = (np.ceil(jaw.max(axis=0) + width_px) + 1).astype(int)
-    x1, y1 = min(x1, width), min(y1, height)
-    if x0 >= x1 or y0 >= y1:
-        return mask
-    ys, xs = np.mgrid[y0:y1, x0:x1]
-    points = np.stack([xs, ys], axis=-1).astype(np.float64)  # (h, w, 2)
-    dist2 = np.full(ys.shape, np.inf)
-    for a, b in itertools.pairwise(jaw):
+    for a, b in itertools.pairwise(jaw):  # each segment within its own box grown by the band
+        x0, y0 = np.maximum(np.floor(np.minimum(a, b) - width_px), 0).astype(int)
+        x1, y1 = (np.ceil(np.maximum(a, b) + width_px) + 1).astype(int)
+        x1, y1 = min(x1, width), min(y1, height)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        ys, xs = np.mgrid[y0:y1, x0:x1]
+        points = np.stack([xs, ys], axis=-1).astype(np.float64)  # (h, w, 2)
         d = b - a
         t = np.clip(((points - a) @ d) / max(float(d @ d), 1e-12), 0.0, 1.0)  # closest point on a-b
         off = points - a - t[..., None] * d
-        dist2 = np.minimum(dist2, (off * off).sum(axis=-1))
-    mask[y0:y1, x0:x1] = dist2 <= width_px * width_px
+        mask[y0:y1, x0:x1] |= (off * off).sum(axis=-1) <= width_px * width_px
     return mask
 
 
