@@ -195,3 +195,24 @@ def test_generate_with_an_unknown_person_lists_the_known_ones(setup, tmp_path):
     assert result.exit_code == 1
     assert "no person model 'bob'" in result.output and "alice" in result.output, result.output
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_the_budget_plan_is_fitted_once_and_kept_for_resumes(tmp_path):
+    from gsmoothface.errors import InputError
+    from gsmoothface.people.adapt import RESERVE_S, plan_steps
+    from gsmoothface.people.config import AdaptConfig
+
+    cfg = AdaptConfig(minutes=10, epochs=4)
+    calls = []
+
+    def costs() -> tuple[float, float]:
+        calls.append(1)
+        return 0.5, 10.0  # s per step, s per held-out scoring
+
+    steps = plan_steps(tmp_path / "plan.json", cfg, 600.0, costs)
+    assert steps == int((600 - RESERVE_S - 4 * 10) / 0.5) // 4 * 4 and steps % 4 == 0
+    # a resumed run reads the plan and times nothing, even on a slower machine
+    assert plan_steps(tmp_path / "plan.json", cfg, 60.0, lambda: (9.0, 9.0)) == steps and len(calls) == 1
+    with pytest.raises(InputError, match="budget"):
+        plan_steps(tmp_path / "other.json", cfg, 40.0, costs)
+    assert not (tmp_path / "other.json").exists()

@@ -32,7 +32,7 @@ from gsmoothface.people.card import CARD, FORMAT, MODEL, check_name, read_card
 from gsmoothface.people.config import AdaptConfig
 
 PREPARE_SECTIONS = ("slice", "fit_3dmm", "face_model", "blend")  # what the training data depends on
-RESERVE_S = 15.0  # budget kept for writing the model and its card
+RESERVE_S = 30.0  # budget kept for starting up (imports), writing the model and its card
 IDENTITY_FRAMES = 4  # frames per clip sampled for the one-person check
 
 
@@ -123,11 +123,18 @@ def _fine_tune_config(base_state: dict[str, Any], cfg: AdaptConfig, taft_params:
     )
 
 
-def _seconds_per_step(train: list, tcfg: Any, base: BaseConfig, device: torch.device) -> float:
-    """Seconds of one optimiser step (and its share of evaluation), timed on a throwaway copy."""
+def _time_costs(
+    train: list, held: list, tcfg: Any, base: BaseConfig, device: torch.device
+) -> tuple[float, float]:
+    """(seconds of one optimiser step, seconds of one held-out scoring), timed on a throwaway copy.
+
+    The step time carries a 40% margin for what the timing leaves out (EMA, logging, checkpoints,
+    data pages not yet in memory) and for a machine that is busier later.
+    """
     from gsmoothface.taft import checkpoint as checkpoint_file
-    from gsmoothface.taft.data import TaftBatches
+    from gsmoothface.taft.data import TaftBatches, eval_batch
     from gsmoothface.taft.losses import build_loss
+    from gsmoothface.taft.train import evaluate
 
     generator = checkpoint_file.build_generator(tcfg).to(device).train()
     opt = torch.optim.Adam(generator.parameters(), lr=tcfg.lr)
@@ -143,14 +150,19 @@ def _seconds_per_step(train: list, tcfg: Any, base: BaseConfig, device: torch.de
         loss.backward()
         opt.step()
         times.append(time.perf_counter() - started)
-    # +25%: EMA, logging, checkpoints and the held-out scoring, and a margin for a busy machine
-    return float(np.median(times[1:])) * 1.25
+    started = time.perf_counter()
+    evaluate(generator.eval(), eval_batch(held, tcfg.eval_frames))
+    scoring = time.perf_counter() - started
+    return float(np.median(times[1:])) * 1.4, scoring * 1.4
 
 
 def plan_steps(
-    plan_path: Path, cfg: AdaptConfig, seconds_left: float, seconds_per_step: Callable[[], float]
+    plan_path: Path, cfg: AdaptConfig, seconds_left: float, costs: Callable[[], tuple[float, float]]
 ) -> int:
     """The run's optimiser steps: fixed by ``adapt.steps``, else fitted to the budget once and kept.
+
+    ``costs`` times (one step, one held-out scoring) in seconds; the budget pays ``cfg.epochs``
+    scorings and the steps.
 
     Raises
     ------
@@ -161,8 +173,8 @@ def plan_steps(
     if cfg.steps:
         steps = cfg.steps
     else:
-        per_step = seconds_per_step()
-        steps = int((seconds_left - RESERVE_S) / per_step)
+        per_step, per_scoring = costs()
+        steps = int((seconds_left - RESERVE_S - cfg.epochs * per_scoring) / per_step)
         if steps < cfg.epochs:
             raise InputError(
                 f"the budget of {cfg.minutes} minutes is spent before training ({seconds_left:.0f} s "
@@ -241,7 +253,7 @@ def adapt_person(
     probe_cfg = _fine_tune_config(base_state, cfg, taft_params, cfg.epochs)
     seconds_left = cfg.minutes * 60 - (time.perf_counter() - started)
     steps = plan_steps(
-        run_dir / "plan.json", cfg, seconds_left, lambda: _seconds_per_step(train, probe_cfg, base, device)
+        run_dir / "plan.json", cfg, seconds_left, lambda: _time_costs(train, held, probe_cfg, base, device)
     )
     tcfg = _fine_tune_config(base_state, cfg, taft_params, steps)
     n_train = sum(c.n_frames for c in train)
