@@ -32,6 +32,8 @@ from gsmoothface.people.card import CARD, FORMAT, MODEL, check_name, read_card
 from gsmoothface.people.config import AdaptConfig
 
 PREPARE_SECTIONS = ("slice", "fit_3dmm", "face_model", "blend")  # what the training data depends on
+WARM_UP, TIMED = 4, 6  # optimiser steps run before the timing, and timed (their median counts)
+MARGIN = 1.25  # on the timed costs
 RESERVE_S = 30.0  # budget kept for starting up (imports), writing the model and its card
 IDENTITY_FRAMES = 4  # frames per clip sampled for the one-person check
 
@@ -128,8 +130,9 @@ def _time_costs(
 ) -> tuple[float, float]:
     """(seconds of one optimiser step, seconds of one held-out scoring), timed on a throwaway copy.
 
-    The step time carries a 40% margin for what the timing leaves out (EMA, logging, checkpoints,
-    data pages not yet in memory) and for a machine that is busier later.
+    The first steps (allocations, data pages coming into memory) are slower than the run's average and
+    are not counted; the times carry a margin for what the timing leaves out (EMA, logging,
+    checkpoints) and for a machine that is busier later.
     """
     from gsmoothface.taft import checkpoint as checkpoint_file
     from gsmoothface.taft.data import TaftBatches, eval_batch
@@ -141,7 +144,7 @@ def _time_costs(
     loss_fn = build_loss(tcfg).to(device)
     data = TaftBatches(train, tcfg.batch_size, base.seed + tcfg.seed, patch=tcfg.patch)
     times = []
-    for step in range(4):
+    for step in range(WARM_UP + TIMED):
         started = time.perf_counter()
         batch = data[step]
         fake = generator(batch["reference"].to(device), batch["blended"].to(device))
@@ -153,7 +156,7 @@ def _time_costs(
     started = time.perf_counter()
     evaluate(generator.eval(), eval_batch(held, tcfg.eval_frames))
     scoring = time.perf_counter() - started
-    return float(np.median(times[1:])) * 1.4, scoring * 1.4
+    return float(np.median(times[WARM_UP:])) * MARGIN, scoring * MARGIN
 
 
 def plan_steps(
