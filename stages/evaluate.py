@@ -45,7 +45,9 @@ def evaluate(
             raise InputError(f"{cfg.clips_dir}: no clip with split in {list(cfg.splits)} (meta.json)")
         device = stage.device()
         torch.manual_seed(base.seed)
-        pipe = load_pipeline(stage.params, cfg.a2ep_model, cfg.taft_model, device, section="evaluate")
+        pipe = load_pipeline(
+            stage.params, cfg.a2ep_model, cfg.taft_model, device, section="evaluate", precision=cfg.precision
+        )
         syncnet, reason = None, "evaluate.syncnet_weights is not set (a local syncnet_v2.model)"
         if cfg.syncnet_weights is not None:
             from gsmoothface.evaluation.syncnet import load_syncnet

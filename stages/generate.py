@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -43,7 +44,9 @@ def generate(
     """Predict expressions for the audio (A2EP), render them with the reference's pose, identity and
     lighting, blend (MAFB), translate (TAFT), paste back and mux the audio."""
     with stage_errors():
+        started = time.perf_counter()
         from gsmoothface.generate.inference import Inference
+        from gsmoothface.timing import StepTimes
 
         Inference.check_output(out)
         inference = Inference.open(params, log=print)  # fails fast on bad params and missing models
@@ -62,8 +65,14 @@ def generate(
             )
         print(f"generate: models: A2EP {inference.pipe.a2ep_model}, TAFT {inference.pipe.taft_model}")
         style = inference.speaker(speaker, ref)
-        summary = inference.generate(wave, ref, out, style)
+        times = StepTimes()
+        summary = inference.generate(wave, ref, out, style, times=times)
         print(
             f"generate: wrote {out} ({summary['frames']} frames, {summary['duration_s']:.2f} s, "
             f"reference {ref.name}, speaker style {style or 'mean'})"
+        )
+        wall = time.perf_counter() - started
+        print(
+            f"generate: {wall:.1f} s in all, {summary['frames'] / wall:.1f} frames/s "
+            f"({summary['duration_s'] / wall:.2f}x real time); {times.table()}"
         )

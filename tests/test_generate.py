@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from gsmoothface.generate import (
+    DrivenChunk,
     GenerateConfig,
     drive,
     frame_store,
@@ -166,20 +167,76 @@ def test_frames_without_a_face_come_out_as_they_were(reference_clip, face_model,
                 assert driven.mask[k].max() == 0.0, index
 
 
-def test_paste_back_composites_inside_the_box_only():
-    from gsmoothface.generate import paste_back
+def _chunk_with_a_square_face(window: tuple[int, int, int, int], pasted: bool = True) -> DrivenChunk:
+    """A driven chunk at S = 16 whose face (value 200) is pasted in rows/cols 4..11 of S."""
+    y0, y1, x0, x1 = window
+    paste = torch.zeros(2, 1, 16, 16)
+    paste[..., 4:12, 4:12] = float(pasted)
+    face = torch.full((2, 3, 16, 16), 200 / 255)
+    return DrivenChunk(
+        start=0,
+        reference_index=np.array([0, 1]),
+        frames=np.full((2, 32, 32, 3), 10, np.uint8),
+        coeff=np.zeros((2, 257), np.float32),
+        face=face[..., y0:y1, x0:x1],
+        blended_face=face[..., y0:y1, x0:x1] / 2,
+        paste=paste[..., y0:y1, x0:x1],
+        windows=[window, window],
+        size=16,
+    )
 
+
+def test_composite_pastes_inside_the_box_only():
+    driven = _chunk_with_a_square_face((2, 14, 2, 14))
     full = np.full((2, 40, 50, 3), 10, np.uint8)
-    face = np.full((2, 16, 16, 3), 200, np.uint8)
-    mask = np.zeros((2, 16, 16), np.float32)
-    mask[:, 4:12, 4:12] = 1.0
-    out = paste_back(full, face, mask, (30, -8, 32))  # a 32 px box, half above the frame
+    out = driven.composite(full, (-8.0, 30.0), 2.0)  # a 32 px box at x 30, half above the frame
     # box columns 30..61 (cut at 50), rows -8..23; the mask's core maps to box px 8..23 -> frame rows 0..15
     assert out[0, 4, 42].tolist() == [200, 200, 200]
     assert out[0, 30, 42].tolist() == [10, 10, 10]  # below the box
     assert out[0, 4, 10].tolist() == [10, 10, 10]  # left of the box
     changed = np.argwhere(np.any(out[0] != 10, axis=-1))
     assert changed[:, 1].min() >= 30 and changed[:, 0].max() < 24
+
+
+def test_a_window_gives_the_same_frames_as_the_whole_image():
+    """Cutting the work to the mask's box changes the frames by float rounding at most: outside the
+    box the mask is zero."""
+    whole, windowed = _chunk_with_a_square_face((0, 16, 0, 16)), _chunk_with_a_square_face((3, 13, 2, 14))
+    for name in ("generated", "blended"):
+        difference = np.abs(getattr(windowed, name).astype(int) - getattr(whole, name))
+        assert difference.max() <= 1, name
+    np.testing.assert_allclose(windowed.mask, whole.mask, atol=1e-6)
+    assert whole.generated[0, 15, 15].tolist() == [200, 200, 200]  # S px 7.5 -> clip px 15
+    nothing = _chunk_with_a_square_face((0, 16, 0, 16), pasted=False)
+    np.testing.assert_array_equal(nothing.generated, nothing.frames)
+    assert nothing.mask.max() == 0.0
+
+
+def test_face_windows_keep_one_size_follow_the_face_and_stay_inside():
+    from gsmoothface.generate.drive import FaceWindows
+
+    placer = FaceWindows(size=128, margin=8)  # least window 0.5625 x 0.75 of 128: 72 x 96 -> 80 x 96
+    windows = placer.place([(30, 70, 40, 90), None, (100, 124, 100, 124)])
+    assert {(y1 - y0, x1 - x0) for y0, y1, x0, x1 in windows} == {(80, 96)}
+    assert windows[0] == (22, 102, 17, 113)  # hangs from its top (less the margin), centred across
+    assert windows[1] == (0, 80, 16, 112)  # no mask: top centre
+    assert windows[2] == (48, 128, 32, 128)  # pushed back inside the image
+    grown = placer.place([(0, 100, 0, 20)])[0]
+    assert grown[1] - grown[0] == 128  # a larger mask grows the window (capped at the image)
+    assert placer.place([(10, 20, 10, 20)])[0][1] == 128  # and it stays grown
+
+
+def test_translator_takes_any_size_and_batches_the_same():
+    from gsmoothface.taft.model import TaftGenerator
+
+    torch.manual_seed(0)
+    generator = TaftGenerator(base_channels=8, max_channels=16, layers=2).eval()
+    reference, blended = torch.rand(5, 3, 21, 30), torch.rand(5, 3, 21, 30)
+    with torch.no_grad():
+        one = taft_translator(generator, batch=1)(reference, blended)
+        many = taft_translator(generator, batch=4)(reference, blended)
+    assert one.shape == (5, 3, 21, 30)
+    torch.testing.assert_close(one, many, atol=1e-5, rtol=0)
 
 
 def test_raw_video_reference_is_sliced_fitted_once_and_pasted_back(

@@ -27,6 +27,9 @@ class EvaluateConfig:
     syncnet_weights: Path | None = None  # local syncnet_v2.model; None: LSE-C/LSE-D not computed
     syncnet_vshift: int = ranged(15, low=1)  # SyncNet offset search range, frames
     chunk: int = ranged(32, low=1)  # frames driven at once
+    precision: Literal["auto", "float32", "bfloat16"] = (
+        "auto"  # TAFT at inference: auto = bfloat16 where native
+    )
 
     def __post_init__(self) -> None:
         check_ranges(self, "evaluate")

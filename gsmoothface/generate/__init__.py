@@ -18,7 +18,6 @@ from gsmoothface.generate.drive import (
     ExpressionPredictor,
     Translator,
     drive,
-    paste_back,
     reference_indices,
 )
 from gsmoothface.generate.models import (
@@ -60,7 +59,6 @@ __all__ = [
     "load_translator",
     "n_output_frames",
     "open_reference",
-    "paste_back",
     "prepare_reference",
     "reference_indices",
     "resolve_reference",

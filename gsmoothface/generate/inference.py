@@ -20,6 +20,7 @@ from gsmoothface.config import BaseConfig
 from gsmoothface.generate.config import GenerateConfig
 from gsmoothface.generate.models import Pipeline
 from gsmoothface.generate.reference import Reference
+from gsmoothface.timing import StepTimes
 
 MAX_THREADS = 2  # inference is latency-bound: more threads than this only contend on a small CPU
 
@@ -58,7 +59,7 @@ class Inference:
         base, cfg = configs["base"], configs["generate"]
         device = resolve_device(base.device)
         torch.set_num_threads(min(torch.get_num_threads(), MAX_THREADS))
-        pipe = load_pipeline(raw, cfg.a2ep_model, cfg.taft_model, device, log=log)
+        pipe = load_pipeline(raw, cfg.a2ep_model, cfg.taft_model, device, log=log, precision=cfg.precision)
         return cls(raw, base, cfg, configs["audio"], device, pipe)
 
     @property
@@ -79,7 +80,7 @@ class Inference:
         from gsmoothface.people.card import person_model
 
         path = person_model(self.people_dir, name)
-        translator, size = load_translator(path, self.device)
+        translator, size = load_translator(path, self.device, self.cfg.precision)
         if size != self.pipe.size:
             raise InputError(f"{path} was adapted at {size} px but blend.size is {self.pipe.size}")
         pipe = dataclasses.replace(self.pipe, translator=translator, taft_model=path)
@@ -163,6 +164,7 @@ class Inference:
         out: Path,
         speaker: str | None,
         on_frames: Callable[[int, int], None] | None = None,
+        times: StepTimes | None = None,
     ) -> dict[str, object]:
         """Write the talking-face mp4 of ``wave`` on ``reference`` to ``out``; see
         :func:`~gsmoothface.generate.video.generate_video`.
@@ -188,4 +190,5 @@ class Inference:
             fps=self.base.fps,
             progress_every=self.base.progress_every,
             on_frames=on_frames,
+            times=times,
         )

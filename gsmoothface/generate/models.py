@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from gsmoothface.audio.config import AudioConfig
 from gsmoothface.errors import InputError
@@ -63,22 +64,54 @@ def resolve_speaker(requested: str | None, reference_speaker: str | None, speake
     return reference_speaker if reference_speaker in speakers else None
 
 
-def load_translator(path: Path, device: torch.device | str = "cpu") -> tuple[Translator, int]:
+def inference_dtype(precision: str, device: torch.device | str) -> torch.dtype:
+    """The dtype TAFT runs in: ``float32``, ``bfloat16``, or ``auto`` (bfloat16 where the hardware
+    computes it natively: a CUDA GPU with bf16, or a CPU with AVX512-BF16/AMX; else float32)."""
+    if precision != "auto":
+        return {"float32": torch.float32, "bfloat16": torch.bfloat16}[precision]
+    if torch.device(device).type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else torch.float32
+
+
+def load_translator(
+    path: Path, device: torch.device | str = "cpu", precision: str = "float32"
+) -> tuple[Translator, int]:
     """The EMA generator of a TAFT checkpoint as a :data:`Translator`, and its resolution."""
     from gsmoothface.taft.checkpoint import load_generator
 
     generator, meta = load_generator(Path(path), device)
-    return taft_translator(generator), int(meta["size"])
+    return taft_translator(generator, dtype=inference_dtype(precision, device)), int(meta["size"])
 
 
-def taft_translator(generator: torch.nn.Module) -> Translator:
-    """Wrap a TAFT generator working in [-1, 1] (tanh output) as a [0, 1] :data:`Translator`."""
+def taft_translator(
+    generator: torch.nn.Module, batch: int = 4, dtype: torch.dtype = torch.float32
+) -> Translator:
+    """Wrap a TAFT generator working in [-1, 1] (tanh output) as a [0, 1] :data:`Translator`.
+
+    Any image size is taken: the inputs are edge-padded to a multiple of the generator's
+    downsampling and the output cropped back. Frames go through ``batch`` at a time (on a CPU a
+    few frames at once keep the activations in cache: faster than one large batch). With ``dtype``
+    bfloat16 the convolutions run under autocast (on the embedded default's held-out clips: output
+    within 2 levels of 255 of float32, the same PSNR, 1.3-2.6x faster on an AVX512-BF16 CPU).
+    """
 
     device = next(generator.parameters()).device
+    multiple = 2 ** getattr(generator, "layers", 0)
+    low = dtype != torch.float32
 
     def translate(reference: torch.Tensor, blended: torch.Tensor) -> torch.Tensor:
-        out = generator(reference.to(device) * 2 - 1, blended.to(device) * 2 - 1)
-        return (out.clamp(-1, 1) + 1) / 2
+        h, w = blended.shape[-2:]
+        pad = (0, -w % multiple, 0, -h % multiple)
+        outs = []
+        for i in range(0, len(blended), batch):
+            ref, blend = (
+                F.pad(x[i : i + batch].to(device) * 2 - 1, pad, mode="replicate")
+                for x in (reference, blended)
+            )
+            with torch.autocast(device.type, dtype=dtype, enabled=low):
+                outs.append(generator(ref, blend)[..., :h, :w].float())
+        return (torch.cat(outs).clamp(-1, 1) + 1) / 2
 
     return translate
 
@@ -104,8 +137,11 @@ def load_pipeline(
     device: torch.device,
     section: str = "generate",
     log: Callable[[str], None] | None = None,
+    precision: str = "float32",
 ) -> Pipeline:
     """Load the trained models and build MAFB from the ``params.yaml`` sections they depend on.
+
+    ``precision`` is TAFT's: ``float32``, ``bfloat16`` or ``auto`` (:func:`inference_dtype`).
 
     Raises
     ------
@@ -127,7 +163,7 @@ def load_pipeline(
     from gsmoothface.render import RenderConfig
 
     blend_cfg = load_section(BlendConfig, "blend", params)
-    translator, size = load_translator(taft_model, device)
+    translator, size = load_translator(taft_model, device, precision)
     if size != blend_cfg.size:
         raise InputError(f"{taft_model} was trained at {size} px but blend.size is {blend_cfg.size}")
     predictor, speakers = load_predictor(a2ep_model, load_section(AudioConfig, "audio", params), device, log)

@@ -10,8 +10,9 @@ import numpy as np
 
 from gsmoothface.errors import InputError
 from gsmoothface.generate.config import GenerateConfig
-from gsmoothface.generate.drive import ExpressionPredictor, Translator, drive, paste_back
+from gsmoothface.generate.drive import ExpressionPredictor, Translator, drive
 from gsmoothface.generate.reference import Reference, frame_store, source_store
+from gsmoothface.timing import StepTimes
 
 
 def n_output_frames(n_samples: int, sample_rate: int = 16000, fps: int = 25) -> int:
@@ -53,6 +54,7 @@ def generate_video(
     fps: int = 25,
     progress_every: int = 50,
     on_frames: Callable[[int, int], None] | None = None,
+    times: StepTimes | None = None,
 ) -> dict[str, object]:
     """Generate the talking-face video of ``audio`` on ``reference`` and write ``out`` (mp4 + AAC).
 
@@ -63,6 +65,7 @@ def generate_video(
     predictor: A2EP, ``(audio, n_frames, speaker) -> (n_frames, 64)``.
     blender, translator: MAFB and TAFT at ``size``.
     on_frames: called with (frames written, total) after each chunk; it may raise to stop the job.
+    times: collects the seconds of each step (A2EP, decode, render + MAFB, TAFT, paste-back, encode).
 
     Returns
     -------
@@ -73,8 +76,10 @@ def generate_video(
 
     if audio.ndim != 1 or len(audio) == 0:
         raise InputError(f"expected mono audio (S,), got shape {audio.shape}")
+    times = StepTimes() if times is None else times
     n_out = n_output_frames(len(audio), sample_rate, fps)
-    exp = np.asarray(predictor(audio, n_out, speaker), dtype=np.float32)
+    with times("A2EP"):
+        exp = np.asarray(predictor(audio, n_out, speaker), dtype=np.float32)
     if exp.shape != (n_out, 64):
         raise InputError(f"the expression predictor returned {exp.shape}, expected ({n_out}, 64)")
     store = frame_store(reference.video, cfg.cache_dir, reference.n_frames)
@@ -87,18 +92,26 @@ def generate_video(
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".generate.") as tmp:
         wav = Path(tmp) / "audio.wav"  # muxed into the video, then removed
         write_wav(wav, audio, sample_rate)
-        with VideoWriter(out, width, height, fps=fps, crf=cfg.crf, audio_path=wav) as writer:
-            chunks = drive(reference, exp, store, blender, translator, size, cfg.chunk, cfg.loop)
+        with VideoWriter(
+            out, width, height, fps=fps, crf=cfg.crf, preset=cfg.preset, audio_path=wav
+        ) as writer:
+            chunks = drive(reference, exp, store, blender, translator, size, cfg.chunk, cfg.loop, times)
             total = -(-n_out // cfg.chunk)
             every = max(1, progress_every // cfg.chunk)
             for driven in progress(chunks, "generate", total=total, every=every):
                 if crop_box is None:
-                    writer.write(driven.generated)
-                else:
-                    frames = full[driven.reference_index]
-                    writer.write(paste_back(frames, driven.translated, driven.mask, crop_box))
+                    with times("paste-back"):
+                        frames = driven.generated
+                else:  # straight from the working side into the source frame: one resampling
+                    x0, y0, side = crop_box
+                    with times("decode"):
+                        source = np.asarray(full[driven.reference_index])
+                    with times("paste-back"):
+                        frames = driven.composite(source, (y0, x0), side / size)
+                with times("encode"):
+                    writer.write(frames)
                 if on_frames is not None:
-                    on_frames(driven.start + len(driven.generated), n_out)
+                    on_frames(driven.start + len(frames), n_out)
     return {
         "out": str(out),
         "frames": n_out,
@@ -107,4 +120,5 @@ def generate_video(
         "reference": reference.name,
         "reference_frames": reference.n_frames,
         "speaker": speaker,
+        "steps_s": dict(times.seconds),
     }

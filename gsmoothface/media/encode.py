@@ -37,7 +37,8 @@ class VideoWriter:
     """Encode RGB frames to an H.264 (yuv420p, ``+faststart``) MP4, optionally muxing AAC audio.
 
     Browsers need even dimensions for yuv420p, so an odd width or height is padded by one black
-    pixel. The file appears at ``path`` only when the context exits without error.
+    pixel. The file appears at ``path`` only when the context exits without error. ``crf`` and
+    ``preset`` are x264's quality and speed settings.
 
     Example
     -------
@@ -53,9 +54,11 @@ class VideoWriter:
         fps: float = 25,
         crf: int = 18,
         audio_path: str | Path | None = None,
+        preset: str = "medium",
     ) -> None:
         self.path = Path(path)
         self.width, self.height, self.fps, self.crf = int(width), int(height), fps, crf
+        self.preset = preset
         self.audio_path = Path(audio_path) if audio_path is not None else None
         self.n_frames = 0
         self._atomic: contextlib.AbstractContextManager[Path] | None = None
@@ -84,7 +87,7 @@ class VideoWriter:
                 vcodec="libx264",
                 pix_fmt="yuv420p",
                 crf=self.crf,
-                preset="medium",
+                preset=self.preset,
                 threads=X264_THREADS,
                 movflags="+faststart",
                 r=self.fps,

@@ -21,7 +21,7 @@ class TaftConfig:
     residual: bool = True  # generator adds a correction to the blended image (recipe: false, tanh image)
     batch_size: int = ranged(8, low=1)  # frames per optimiser step over all processes (recipe 10)
     patch: int = ranged(64, low=0)  # side of the face-centred training crops; 0 = whole frames (recipe 0)
-    epochs: int = ranged(12, low=1)  # training epochs (recipe 200)
+    epochs: int = ranged(20, low=1)  # training epochs (recipe 200)
     steps_per_epoch: int = 50  # optimiser steps per epoch; 0 = one pass over the training frames (recipe)
     lr: float = 5e-4  # Adam learning rate (recipe 1e-4)
     beta1: float = 0.5  # Adam beta1 (recipe 0.5)

@@ -9,15 +9,19 @@ C1 = 0.01**2  # (K1 L)^2 for images in [0, 1]
 C2 = 0.03**2  # (K2 L)^2
 
 
-def _gaussian_window(size: int, sigma: float, channels: int, like: torch.Tensor) -> torch.Tensor:
+def _gaussian_taps(size: int, sigma: float, channels: int, like: torch.Tensor) -> torch.Tensor:
+    """The normalised 1-D Gaussian as a depthwise kernel, (C, 1, 1, size)."""
     x = torch.arange(size, dtype=like.dtype, device=like.device) - (size - 1) / 2
     g = torch.exp(-(x**2) / (2 * sigma**2))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()  # (C, 1, k, k)
+    return (g / g.sum()).expand(channels, 1, 1, size).contiguous()
 
 
 def ssim(pred: torch.Tensor, true: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
     """Mean SSIM per image.
+
+    The Gaussian window is applied as two 1-D passes (it is separable): the same figure as the 2-D
+    window, 2 x ``window`` multiply-adds per pixel instead of ``window`` squared. The five moments
+    are blurred in one call.
 
     Parameters
     ----------
@@ -28,15 +32,13 @@ def ssim(pred: torch.Tensor, true: torch.Tensor, window: int = 11, sigma: float 
     (B,) SSIM averaged over channels and the valid (border-free) pixels.
     """
     c = pred.shape[1]
-    w = _gaussian_window(window, sigma, c, pred)
-
-    def blur(x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, w, groups=c)
-
-    mu_p, mu_t = blur(pred), blur(true)
-    var_p = blur(pred * pred) - mu_p**2
-    var_t = blur(true * true) - mu_t**2
-    cov = blur(pred * true) - mu_p * mu_t
+    taps = _gaussian_taps(window, sigma, 5 * c, pred)
+    moments = torch.cat([pred, true, pred * pred, true * true, pred * true], dim=1)  # (B, 5C, H, W)
+    blurred = F.conv2d(F.conv2d(moments, taps, groups=5 * c), taps.transpose(2, 3), groups=5 * c)
+    mu_p, mu_t, pp, tt, pt = blurred.split(c, dim=1)
+    var_p = pp - mu_p**2
+    var_t = tt - mu_t**2
+    cov = pt - mu_p * mu_t
     num = (2 * mu_p * mu_t + C1) * (2 * cov + C2)
     den = (mu_p**2 + mu_t**2 + C1) * (var_p + var_t + C2)
     return (num / den).flatten(1).mean(1)

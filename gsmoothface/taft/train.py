@@ -69,11 +69,43 @@ def state_digest(state: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()[:16]
 
 
+def _quantised(x: torch.Tensor) -> torch.Tensor:
+    """Model-range images rounded to uint8 as a video stores them, back as float32 in [0, 1]."""
+    return torch.from_numpy(from_model(x.cpu())).permute(0, 3, 1, 2).float() / 255.0
+
+
+def _scores(
+    images: torch.Tensor, target: torch.Tensor, face: torch.Tensor | None, name: str
+) -> dict[str, float]:
+    """PSNR, SSIM and (with a face mask) face-region PSNR of quantised images against the target."""
+    x = _quantised(images)
+    scores = {f"psnr{name}": float(psnr(x, target).mean()), f"ssim{name}": float(ssim(x, target).mean())}
+    if face is not None:  # over the face alone: the frame outside it is the input's own
+        mse = ((x - target) ** 2 * face).sum((1, 2, 3)) / (3 * face.sum((1, 2, 3))).clamp_min(1)
+        scores[f"psnr_face{name}"] = float((10 * torch.log10(1 / mse.clamp_min(1e-12))).mean())
+    return scores
+
+
+def baseline_scores(batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The held-out figures of the blended input and of the reference copy: fixed over a run."""
+    target, face = _quantised(batch["target"]), batch.get("mask")
+    return {
+        **_scores(batch["blended"], target, face, "_blended"),
+        **_scores(batch["reference"], target, face, "_reference"),
+    }
+
+
 @torch.no_grad()
-def evaluate(generator: torch.nn.Module, batch: dict[str, torch.Tensor], chunk: int = 8) -> dict[str, float]:
+def evaluate(
+    generator: torch.nn.Module,
+    batch: dict[str, torch.Tensor],
+    chunk: int = 8,
+    baseline: dict[str, float] | None = None,
+) -> dict[str, float]:
     """PSNR (dB) and SSIM against the true frame of the generator, the blended input and the reference.
 
-    Images are rounded to uint8 first, as they would be written to video.
+    Images are rounded to uint8 first, as they would be written to video; the figures are float32
+    (within 1e-6 of float64). ``baseline`` is :func:`baseline_scores` of the batch when already known.
     """
     device = next(generator.parameters()).device
     outs = []
@@ -83,25 +115,9 @@ def evaluate(generator: torch.nn.Module, batch: dict[str, torch.Tensor], chunk: 
                 batch["reference"][i : i + chunk].to(device), batch["blended"][i : i + chunk].to(device)
             )
         )
-
-    def quantised(x: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(from_model(x.cpu())).permute(0, 3, 1, 2).double() / 255.0
-
-    target = quantised(batch["target"])
-    face = batch["mask"].double() if "mask" in batch else None
-    metrics = {}
-    for name, images in (
-        ("", torch.cat(outs)),
-        ("_blended", batch["blended"]),
-        ("_reference", batch["reference"]),
-    ):
-        x = quantised(images)
-        metrics[f"psnr{name}"] = float(psnr(x, target).mean())
-        metrics[f"ssim{name}"] = float(ssim(x, target).mean())
-        if face is not None:  # over the face alone: the frame outside it is the input's own
-            mse = ((x - target) ** 2 * face).sum((1, 2, 3)) / (3 * face.sum((1, 2, 3))).clamp_min(1)
-            metrics[f"psnr_face{name}"] = float((10 * torch.log10(1 / mse.clamp_min(1e-12))).mean())
-    return metrics
+    target = _quantised(batch["target"])
+    generated = _scores(torch.cat(outs), target, batch.get("mask"), "")
+    return {**generated, **(baseline_scores(batch) if baseline is None else baseline)}
 
 
 def sample_grid(generator: torch.nn.Module, batch: dict[str, torch.Tensor], n: int) -> np.ndarray:
@@ -181,6 +197,7 @@ def train_taft(
     steps_per_epoch = cfg.steps_per_epoch or max(1, len(data.targets) // cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch
     held_out = eval_batch(eval_clips, cfg.eval_frames)
+    held_out_baseline = baseline_scores(held_out)
     print_fp = fingerprint(cfg, base, train_clips, init)
     best: dict[str, Any] = {"score": -float("inf"), "state": None, "metrics": {}, "epoch": 0}
 
@@ -292,7 +309,7 @@ def train_taft(
         if rank == 0 and (epoch_end or done % cfg.checkpoint_every == 0):
             if epoch_end and live is not None:
                 epoch = done // steps_per_epoch
-                metrics = evaluate(ema.model, held_out)
+                metrics = evaluate(ema.model, held_out, baseline=held_out_baseline)
                 live.step = done
                 for name, value in metrics.items():
                     live.log_metric(f"eval/{name}", value)
@@ -314,7 +331,7 @@ def train_taft(
             torch.distributed.barrier()
     if rank == 0:
         if not metrics:
-            metrics = evaluate(ema.model, held_out)
+            metrics = evaluate(ema.model, held_out, baseline=held_out_baseline)
         metrics["train_seconds"] = time.perf_counter() - started
         metrics["steps"] = float(total_steps)
         final = checkpoint(total_steps)
