@@ -1,16 +1,28 @@
-"""Memory and speed of ``gsmoothface generate`` against the audio's length.
+"""Speed and memory of ``gsmoothface generate``.
 
-Each row runs the inference path (A2EP prediction, MAFB, TAFT, paste-back, H.264/AAC encoding) in
-a fresh process on a 2 s synthetic reference clip driven by audio of the given length (the
-reference ping-pongs), and prints the wall time, frames/s and the process's peak resident memory.
-Memory must not grow with the audio: frames stream in chunks through memory-mapped references, so
-the peak of a long run should equal a short run's, and a 10-minute audio fits the same bound.
-The last row predicts expressions only for 10 minutes of audio (A2EP's windowed prediction).
-The models are untrained, sized as the embedded default (speed and memory do not depend on the
-weights). The machine's load (``uptime``) is printed: timings on a shared machine are noisy.
+``speed`` (the default): the whole command, model loading included, on real references whose
+slicing and fitting are cached (a first, untimed run caches them), driven by 20 s of speech. Each
+reference runs with the current code and, side by side, with a baseline revision (``--baseline``,
+checked out in a temporary git worktree, run on its own ``params.yaml`` and the same models). It
+prints the wall time, frames/s and the ratio, then the current code's per-step seconds (decode,
+A2EP, render + MAFB, TAFT, colour match, paste-back, encode) as ``generate`` reports them.
 
-Usage: ``python bench/generate.py [--seconds 5 20 60] [--size 128]``
-Target: peak memory of the longest run within 10 % (+50 MB) of the shortest run's.
+``memory``: each row runs the inference path in a fresh process on a 2 s synthetic reference clip
+driven by audio of the given length (the reference ping-pongs), and prints the wall time, frames/s
+and the process's peak resident memory. Memory must not grow with the audio: frames stream in
+chunks through memory-mapped references, so the peak of a 10-minute run should equal a short one's.
+The last row predicts expressions only for 10 minutes of audio (A2EP's windowed prediction). The
+models are untrained, sized as the embedded default (speed and memory do not depend on weights).
+
+The machine's load (``uptime``) is printed: timings on a shared machine are noisy.
+
+Usage (project root, venv active)::
+
+    python bench/generate.py speed --reference VIDEO_OR_CLIP ... [--audio SPEECH] [--baseline REV]
+    python bench/generate.py memory [--seconds 5 600] [--size 256]
+
+Targets: speed >= 25 frames/s on a 2-core CPU (issue: fast enough to use); memory: peak of the
+longest run within 10 % (+50 MB) of the shortest run's.
 """
 
 from __future__ import annotations
@@ -18,8 +30,11 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
+import re
 import resource
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +44,9 @@ import torch
 
 CLIP_SIDE = 256  # reference clip frame side, px
 REF_FRAMES = 50  # reference clip length, frames (2 s)
+ROOT = Path(__file__).resolve().parents[1]
+SPEECH_S = 20.0  # seconds of speech driving each speed run
+STEPS = re.compile(r"generate: ([\d.]+) s in all, .*?; (.*)$", re.M)
 
 
 def _reference(root: Path, blender) -> Path:
@@ -133,19 +151,81 @@ def _run(seconds: float, size: int, predict_only: bool, queue: mp.Queue) -> None
     queue.put((seconds, frames, wall, peak_mb))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, nargs="+", default=[5.0, 20.0, 60.0])
-    parser.add_argument("--size", type=int, default=128, help="MAFB/TAFT resolution (blend.size)")
-    args = parser.parse_args()
-    print("load before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+def _speech_file(audio: Path | None, reference: Path, folder: Path) -> Path:
+    """``SPEECH_S`` seconds of the given speech, or of the reference's own sound track (a clip's
+    ``audio.wav``), looped when shorter, as a 16 kHz wav."""
+    source = audio if audio is not None else reference
+    if source.is_dir():
+        source = source / "audio.wav"
+    out = folder / f"{reference.name}_{SPEECH_S:.0f}s.wav"
+    args = ["ffmpeg", "-loglevel", "error", "-y", "-stream_loop", "-1", "-i", str(source), "-vn"]
+    args += ["-ac", "1", "-ar", "16000"]
+    subprocess.run([*args, "-t", str(SPEECH_S), str(out)], check=True)
+    return out
+
+
+def _generate(code: Path, params: Path, reference: Path, audio: Path, out: Path) -> tuple[float, str]:
+    """Run ``gsmoothface generate`` of the checkout ``code`` from the project root; wall s, output."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    command = [sys.executable, "-c", "from stages.cli import app; app()", "generate"]
+    command += ["--audio", str(audio), "--reference", str(reference), "--out", str(out)]
+    start = time.perf_counter()
+    done = subprocess.run(
+        [*command, "--params", str(params)], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    wall = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"generate failed ({code}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return wall, done.stdout
+
+
+def speed(references: list[Path], audio: Path | None, baseline: str | None) -> None:
+    """Whole-command wall time per reference, current code and ``baseline`` side by side."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        codes = {"current": (ROOT, ROOT / "params.yaml")}
+        if baseline:
+            worktree = folder / "baseline"
+            subprocess.run(
+                ["git", "worktree", "add", "-q", "--detach", str(worktree), baseline], cwd=ROOT, check=True
+            )
+            codes = {f"baseline {baseline}": (worktree, worktree / "params.yaml"), **codes}
+        try:
+            rows, steps = [], {}
+            for reference in references:
+                speech = _speech_file(audio, reference, folder)
+                _generate(ROOT, ROOT / "params.yaml", reference, speech, folder / "warm.mp4")  # caches
+                walls = {}
+                for name, (code, params) in codes.items():
+                    walls[name], output = _generate(code, params, reference, speech, folder / "out.mp4")
+                    found = STEPS.search(output)
+                    if name == "current" and found:
+                        steps[reference.name] = found.group(2)
+                frames = round(SPEECH_S * 25)
+                rows.append((reference.name, frames, walls))
+        finally:
+            if baseline:
+                subprocess.run(["git", "worktree", "remove", "--force", str(folder / "baseline")], cwd=ROOT)
+    names = list(codes)
+    print(f"{'reference':<48}{'frames':>7}" + "".join(f"{n[:22]:>24}" for n in names) + f"{'speed-up':>10}")
+    for reference, frames, walls in rows:
+        cells = "".join(f"{walls[n]:>9.1f} s {frames / walls[n]:>5.1f} fps{'':>3}" for n in names)
+        ratio = walls[names[0]] / walls["current"]
+        print(f"{reference[:47]:<48}{frames:>7}{cells}{ratio:>9.2f}x")
+    print("\nper step (current code, s):")
+    for reference, table in steps.items():
+        print(f"  {reference[:46]:<46} {table}")
+
+
+def memory(seconds: list[float], size: int) -> None:
+    """Peak RSS and speed of the inference path in a fresh process per audio length."""
     print(f"{'run':<16}{'audio s':>9}{'frames':>8}{'wall s':>9}{'frames/s':>10}{'peak RSS MB':>13}")
     ctx = mp.get_context("spawn")  # a fresh process per row: ru_maxrss is that row's peak
     peaks = []
-    rows = [(s, False) for s in args.seconds] + [(600.0, True)]
-    for seconds, predict_only in rows:
+    rows = [(s, False) for s in seconds] + [(600.0, True)]
+    for length, predict_only in rows:
         queue = ctx.Queue()
-        proc = ctx.Process(target=_run, args=(seconds, args.size, predict_only, queue))
+        proc = ctx.Process(target=_run, args=(length, size, predict_only, queue))
         proc.start()
         audio_s, frames, wall, peak = queue.get()
         proc.join()
@@ -158,6 +238,24 @@ def main() -> None:
     print(
         f"peak memory: longest {max(peaks):.0f} MB vs bound {bound:.0f} MB (shortest x 1.1 + 50) -> {verdict}"
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="bench")
+    fast = sub.add_parser("speed", help="whole-command wall time, current vs baseline, per-step table")
+    fast.add_argument("--reference", type=Path, nargs="+", default=[Path("data/clips/spk03_u04")])
+    fast.add_argument("--audio", type=Path, help="speech (default: each reference's own sound track)")
+    fast.add_argument("--baseline", help="git revision to compare with (e.g. a tag or commit)")
+    mem = sub.add_parser("memory", help="peak RSS against the audio's length (10 minutes included)")
+    mem.add_argument("--seconds", type=float, nargs="+", default=[5.0, 600.0])
+    mem.add_argument("--size", type=int, default=256, help="MAFB/TAFT resolution (blend.size)")
+    args = parser.parse_args(sys.argv[1:] or ["speed"])
+    print("load before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    if args.bench == "memory":
+        memory(args.seconds, args.size)
+    else:
+        speed(args.reference, args.audio, args.baseline)
     print("load after:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 
 

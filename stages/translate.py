@@ -17,7 +17,7 @@ app = typer.Typer()
 
 @app.command()
 def translate(
-    clip: Annotated[Path, typer.Option(help="clip folder (video.mp4), the target video")],
+    clip: Annotated[Path, typer.Option(help="clip folder (video.mp4, meta.json), the target video")],
     out: Annotated[Path, typer.Option(help="output mp4")],
     fit: Annotated[Path | None, typer.Option(help="3DMM fit npz (default data/3dmm/<clip>.npz)")] = None,
     expression: Annotated[
@@ -30,62 +30,45 @@ def translate(
     model: Annotated[Path, typer.Option(help="TAFT checkpoint")] = Path("models/taft.pt"),
     params: Annotated[Path, typer.Option(help="params file")] = Path("params.yaml"),
 ) -> None:
-    """Render each frame with the given expression, blend (MAFB) and translate it with the EMA TAFT."""
+    """Render each frame with the given expression, blend (MAFB), translate it with the EMA TAFT and
+    paste the lower face back into the clip's frame (``generate``'s path, without A2EP)."""
     with stage_errors():
         import tempfile
-
-        import numpy as np
 
         from gsmoothface.blend import MafbBlender
         from gsmoothface.errors import InputError
         from gsmoothface.face_model import load_face_model
-        from gsmoothface.media import VideoWriter, iter_frames, probe
+        from gsmoothface.generate import GenerateConfig, drive, frame_store, open_reference, taft_translator
+        from gsmoothface.generate.drive import EXP
+        from gsmoothface.media import VideoWriter
+        from gsmoothface.model_file import check_model_file
         from gsmoothface.progress import progress
         from gsmoothface.taft.checkpoint import load_generator
-        from gsmoothface.taft.translate import read_expression, translate_clip
+        from gsmoothface.taft.translate import read_expression
 
         stage = open_stage(params, SECTIONS)
         base, blend_cfg, taft_cfg = stage.base, stage["blend"], stage["taft"]
         fit = fit or Path("data/3dmm") / f"{clip.name}.npz"
-        video = clip / "video.mp4"
-        if not fit.is_file() or not video.is_file():
-            raise InputError(f"missing {fit} or {video}")
-        with np.load(fit) as data:
-            coeff, trans_params = data["coeff"].astype(np.float32), data["trans_params"].astype(np.float64)
-        exp = read_expression(expression) if expression is not None else None
+        reference = open_reference(clip, GenerateConfig(clips_dir=clip.parent), fit=fit)
+        exp = read_expression(expression) if expression is not None else reference.coeff[:, EXP]
+        check_model_file(model, "TAFT model", "--model; train it with `dvc repro train_taft`")
         device = stage.device()
         generator, meta = load_generator(model, device)
         size = int(meta["size"])
         if size != blend_cfg.size:
             raise InputError(f"{model} was trained at {size} px but blend.size is {blend_cfg.size}")
-        info = probe(video)
-        if info.n_frames and info.n_frames < len(coeff):
-            coeff, trans_params = coeff[: info.n_frames], trans_params[: info.n_frames]
-        face = load_face_model(stage["face_model"])
-        blender = MafbBlender(face, blend_cfg, stage["render"].backend, str(device))
+        blender = MafbBlender(
+            load_face_model(stage["face_model"]), blend_cfg, stage["render"].backend, str(device)
+        )
         use_threads(taft_cfg.threads)
-        n_out = len(exp) if exp is not None else len(coeff)
-        with tempfile.TemporaryDirectory(
-            prefix=".translate.", dir=out.parent if out.parent.exists() else None
-        ) as tmp:
-            # the clip's frames at the TAFT size, on disk: random access for ping-pong, flat memory
-            frames = np.lib.format.open_memmap(
-                Path(tmp) / "frames.npy", mode="w+", dtype=np.uint8, shape=(len(coeff), size, size, 3)
-            )
-            start = 0
-            for chunk in iter_frames(video, chunk=64, size=size):
-                take = chunk[: len(coeff) - start]
-                frames[start : start + len(take)] = take
-                start += len(take)
-            if start < len(coeff):
-                raise InputError(f"{video}: {start} frames decoded, the fit has {len(coeff)}")
-            batches = translate_clip(
-                generator, blender, frames, coeff, trans_params, exp, batch_size=taft_cfg.translate_batch
-            )
-            n_batches = -(-n_out // taft_cfg.translate_batch)
-            with VideoWriter(out, size, size, fps=base.fps, audio_path=audio) as writer:
-                for batch in progress(
-                    batches, "translate batches", total=n_batches, every=base.progress_every
-                ):
-                    writer.write(batch)
-        print(f"translate: wrote {out} ({n_out} frames at {size}x{size})")
+        chunk = taft_cfg.translate_batch
+        folder = out.parent if out.parent.exists() else None
+        with tempfile.TemporaryDirectory(prefix=".translate.", dir=folder) as tmp:
+            store = frame_store(reference.video, Path(tmp), reference.n_frames)  # flat memory, any order
+            _, height, width, _ = store.shape
+            chunks = drive(reference, exp, store, blender, taft_translator(generator), size, chunk)
+            with VideoWriter(out, width, height, fps=base.fps, audio_path=audio) as writer:
+                total = -(-len(exp) // chunk)
+                for driven in progress(chunks, "translate batches", total=total, every=base.progress_every):
+                    writer.write(driven.generated)
+        print(f"translate: wrote {out} ({len(exp)} frames at {width}x{height}, TAFT at {size} px)")

@@ -16,7 +16,6 @@ from gsmoothface.taft.losses import TaftLoss, build_loss, gram
 from gsmoothface.taft.model import MultiScaleDiscriminator, TaftGenerator
 from gsmoothface.taft.ssim import ssim
 from gsmoothface.taft.train import evaluate, train_taft
-from gsmoothface.taft.translate import ping_pong
 from gsmoothface.taft.vgg import VGG19_LAYOUT, load_vgg19
 from tests.taft_fixture import make_clips
 
@@ -206,11 +205,6 @@ def test_resume_after_interruption_gives_the_same_model(clips, tmp_path, monkeyp
         for name, value in a[key].items():
             torch.testing.assert_close(b[key][name], value, rtol=0, atol=1e-6, msg=f"{key}.{name}")
     assert a["step"] == b["step"] == 12
-
-
-def test_ping_pong():
-    np.testing.assert_array_equal(ping_pong(9, 4), [0, 1, 2, 3, 2, 1, 0, 1, 2])
-    np.testing.assert_array_equal(ping_pong(3, 1), [0, 0, 0])
 
 
 def test_loss_without_vgg_is_l1_plus_ssim():

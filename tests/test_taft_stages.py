@@ -25,10 +25,14 @@ def workspace(tmp_path_factory):
     for k, split in enumerate(("train", "val")):
         clip = root / "clips" / f"c{k}"
         clip.mkdir(parents=True)
-        frames = np.repeat(rng.integers(0, 255, (1, 256, 256, 3)), FRAMES, 0).astype(np.uint8)
+        # smooth colour fields: H.264 keeps them within a level or two, so pixels can be compared
+        coarse = torch.from_numpy(rng.uniform(0, 255, (1, 3, 8, 8)).astype(np.float32))
+        field = torch.nn.functional.interpolate(coarse, size=256, mode="bicubic").clamp(0, 255)
+        frames = np.repeat(field.round().byte().permute(0, 2, 3, 1).numpy(), FRAMES, 0)
         with VideoWriter(clip / "video.mp4", 256, 256, fps=25) as writer:
             writer.write(frames)
-        (clip / "meta.json").write_text(json.dumps({"clip": f"c{k}", "split": split, "speaker": "s"}))
+        meta = {"clip": f"c{k}", "split": split, "speaker": "s", "frames": FRAMES, "size": 256}
+        (clip / "meta.json").write_text(json.dumps(meta))
         coeff = np.zeros((FRAMES, 257), np.float32)
         coeff[:, 80] = np.linspace(-1, 1, FRAMES)
         (root / "3dmm").mkdir(exist_ok=True)
@@ -105,27 +109,29 @@ def test_blend_train_translate(workspace, blended):
     assert {"psnr", "psnr_blended", "psnr_reference", "ssim"} <= set(metrics["eval"])
     assert model.is_file() and not (w / "models" / "taft.ckpt").exists()
 
-    exp = np.zeros((FRAMES + 3, 64), np.float32)  # longer than the clip: ping-pong
-    np.save(w / "exp.npy", exp)
-    out = w / "out.mp4"
-    _run(
-        [
-            "translate",
-            "--clip",
-            str(w / "clips" / "c1"),
-            "--fit",
-            str(w / "3dmm" / "c1.npz"),
-            "--expression",
-            str(w / "exp.npy"),
-            "--model",
-            str(model),
-            "--out",
-            str(out),
-            *p,
-        ]
-    )
-    info = probe(out)
-    assert (info.width, info.height, info.n_frames) == (SIZE, SIZE, FRAMES + 3)
+    outputs = []
+    for jaw in (0.0, 1.5):
+        exp = np.zeros((FRAMES + 3, 64), np.float32)  # longer than the clip: ping-pong
+        exp[:, 0] = jaw
+        np.save(w / "exp.npy", exp)
+        outputs.append(w / f"out_{jaw}.mp4")
+        args = ["translate", "--clip", str(w / "clips" / "c1"), "--fit", str(w / "3dmm" / "c1.npz")]
+        args += ["--expression", str(w / "exp.npy"), "--model", str(model), "--out", str(outputs[-1])]
+        _run([*args, *p])
+    info = probe(outputs[0])
+    assert (info.width, info.height, info.n_frames) == (256, 256, FRAMES + 3)  # the clip's frames
+    closed, opened = (read_frames(o).astype(np.float32) for o in outputs)
+    truth = read_frames(w / "clips" / "c1" / "video.mp4").astype(np.float32)[[*range(FRAMES), 6, 5, 4]]
+    mask = BlendedClip.open(blended / "c1").mask.astype(np.float32)  # (T, S, S) MAFB mask at SIZE
+    mask = torch.nn.functional.interpolate(torch.from_numpy(mask)[:, None], size=256, mode="nearest")
+    near = torch.nn.functional.max_pool2d(mask, 33, stride=1, padding=16)[:, 0].numpy() > 0  # + 16 px
+    near = near[[*range(FRAMES), 6, 5, 4]]
+    outside = ~near
+    assert 0.2 < outside.mean() < 0.95
+    for frames in (closed, opened):  # far from the face the frame is the clip's own
+        assert np.abs(frames - truth).max(axis=-1)[outside].mean() < 3.0  # H.264 twice: 2 levels
+    mouth_change = np.abs(opened - closed).max(axis=-1)
+    assert mouth_change[near].mean() > 4 * mouth_change[outside].mean()  # the jaw moved the mouth
 
 
 def test_blend_reports_missing_fit(workspace):

@@ -67,10 +67,10 @@ def _clip_dir(path: Path, cfg: GenerateConfig) -> Path | None:
     return None
 
 
-def open_reference(path: Path, cfg: GenerateConfig) -> Reference:
+def open_reference(path: Path, cfg: GenerateConfig, fit: Path | None = None) -> Reference:
     """Open a sliced clip given as its folder, its ``video.mp4`` or its name under ``cfg.clips_dir``.
 
-    The coefficients come from ``<fit_dir>/<clip>.npz`` (the ``fit_3dmm`` output).
+    The coefficients come from ``fit``, by default ``<fit_dir>/<clip>.npz`` (the ``fit_3dmm`` output).
 
     Raises
     ------
@@ -81,7 +81,7 @@ def open_reference(path: Path, cfg: GenerateConfig) -> Reference:
         raise InputError(f"{path}: neither a clip folder (with meta.json), its video.mp4, nor a video file")
     meta = json.loads((clip_dir / "meta.json").read_text())
     name = str(meta.get("clip", clip_dir.name))
-    fit_path = cfg.fit_dir / f"{name}.npz"
+    fit_path = Path(fit) if fit is not None else cfg.fit_dir / f"{name}.npz"
     if not fit_path.is_file():
         raise InputError(f"{fit_path}: no 3DMM fit of clip {name}; run `gsmoothface fit-3dmm` first")
     with np.load(fit_path) as fit:
