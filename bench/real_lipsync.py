@@ -34,6 +34,7 @@ from gsmoothface.config import load_section, read_params
 from gsmoothface.face_model import FaceModelConfig, load_face_model
 from gsmoothface.face_model.synthetic import EXP_JAW_OPEN, EXP_LIP_ROUND, EXP_LIP_STRETCH
 from gsmoothface.generate import GenerateConfig, load_predictor, prepare_reference
+from gsmoothface.preparation import PreparationConfig
 from gsmoothface.synth.mapping import loudness_envelope
 
 UPPER_INNER, LOWER_INNER = 62, 66  # 0-based iBUG points 63 and 67: centre of the inner lips
@@ -77,8 +78,10 @@ def mesh_points(face, id_coeff: np.ndarray, exp: np.ndarray) -> np.ndarray:
     return shape[:, face.keypoints].numpy()
 
 
-def real_row(video: Path, predict, face, cfg: GenerateConfig, raw: dict, speaker: str | None) -> dict:
-    ref = prepare_reference(video, cfg, raw)
+def real_row(
+    video: Path, predict, face, cfg: GenerateConfig, prep: PreparationConfig, speaker: str | None
+) -> dict:
+    ref = prepare_reference(video, cfg, prep)
     clip_dir = ref.video.parent
     fit = np.load(clip_dir.parent.parent / "3dmm" / f"{ref.name}.npz")
     valid = fit["valid"].astype(bool)
@@ -131,7 +134,8 @@ def main() -> None:
     predict, speakers = load_predictor(args.model, load_section(AudioConfig, "audio", raw))
     face = load_face_model(load_section(FaceModelConfig, "face_model", raw))
     videos = sorted(args.videos.glob("*.mp4"))
-    rows = [real_row(v, predict, face, cfg, raw, args.speaker) for v in videos]
+    prep = PreparationConfig.from_params(raw)
+    rows = [real_row(v, predict, face, cfg, prep, args.speaker) for v in videos]
     print(f"\nA2EP {args.model} on real videos driven by their own audio (Pearson r; recall)\n")
     print(f"| {'video':<28} | frames | r_jaw | r_open | r_loud | closure |")
     print(f"|{'-' * 30}|--------|-------|--------|--------|---------|")

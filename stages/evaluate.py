@@ -35,7 +35,7 @@ def evaluate(
         from gsmoothface.errors import InputError
         from gsmoothface.evaluation.evaluate import Evaluator, eval_clips, speaker_mean_expressions
         from gsmoothface.evaluation.report import write_report
-        from gsmoothface.generate import load_pipeline
+        from gsmoothface.generate import PipelineConfig, load_pipeline
         from gsmoothface.progress import progress
 
         stage = open_stage(params, SECTIONS, threads=2)
@@ -45,8 +45,11 @@ def evaluate(
             raise InputError(f"{cfg.clips_dir}: no clip with split in {list(cfg.splits)} (meta.json)")
         device = stage.device()
         torch.manual_seed(base.seed)
+        pipe_cfg = PipelineConfig(
+            blend=stage["blend"], audio=stage["audio"], face_model=stage["face_model"], render=stage["render"]
+        )
         pipe = load_pipeline(
-            stage.params, cfg.a2ep_model, cfg.taft_model, device, section="evaluate", precision=cfg.precision
+            pipe_cfg, cfg.a2ep_model, cfg.taft_model, device, section="evaluate", precision=cfg.precision
         )
         syncnet, reason = None, "evaluate.syncnet_weights is not set (a local syncnet_v2.model)"
         if cfg.syncnet_weights is not None:

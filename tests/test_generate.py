@@ -244,6 +244,7 @@ def test_raw_video_reference_is_sliced_fitted_once_and_pasted_back(
 ):
     from gsmoothface.generate.reference import resolve_reference
     from gsmoothface.media import probe, read_frames
+    from gsmoothface.preparation import PreparationConfig
 
     clip, cfg = reference_clip
     raw_video = Path(json.loads((clip / "meta.json").read_text())["source"])
@@ -252,19 +253,21 @@ def test_raw_video_reference_is_sliced_fitted_once_and_pasted_back(
     for kind in ("landmarks", "truth"):
         sidecar = raw_video.with_name(f"{raw_video.stem}.{kind}.npz")
         raw_copy.with_name(f"{raw_copy.stem}.{kind}.npz").write_bytes(sidecar.read_bytes())
-    params = {
-        "slice": {"size": CLIP_SIDE, "min_seconds": 0.5},
-        "fit_3dmm": {"landmark_steps": 40, "photo_steps": 0},
-        "face_model": {},
-        "render": {"backend": "cpu"},
-    }
+    prep = PreparationConfig.from_params(
+        {
+            "slice": {"size": CLIP_SIDE, "min_seconds": 0.5},
+            "fit_3dmm": {"landmark_steps": 40, "photo_steps": 0},
+            "face_model": {},
+            "render": {"backend": "cpu"},
+        }
+    )
     logs: list[str] = []
-    reference = resolve_reference(raw_copy, cfg, params, log=logs.append)
+    reference = resolve_reference(raw_copy, cfg, prep, log=logs.append)
     assert reference.source is not None and reference.source.video == raw_copy
     assert any("slicing and fitting" in line for line in logs)
     cached = next((cfg.cache_dir / "references").iterdir()) / "reference.json"
     stamp = cached.stat().st_mtime_ns
-    again = resolve_reference(raw_video, cfg, params, log=logs.append)  # same content, other name
+    again = resolve_reference(raw_video, cfg, prep, log=logs.append)  # same content, other name
     assert cached.stat().st_mtime_ns == stamp and again.name == reference.name
     np.testing.assert_array_equal(again.coeff, reference.coeff)
 

@@ -22,6 +22,7 @@ from gsmoothface.generate.drive import (
 )
 from gsmoothface.generate.models import (
     Pipeline,
+    PipelineConfig,
     load_pipeline,
     load_predictor,
     load_translator,
@@ -46,6 +47,7 @@ __all__ = [
     "ExpressionPredictor",
     "GenerateConfig",
     "Pipeline",
+    "PipelineConfig",
     "Reference",
     "Source",
     "Translator",

@@ -20,6 +20,7 @@ from gsmoothface.config import BaseConfig
 from gsmoothface.generate.config import GenerateConfig
 from gsmoothface.generate.models import Pipeline
 from gsmoothface.generate.reference import Reference
+from gsmoothface.preparation import PreparationConfig
 from gsmoothface.timing import StepTimes
 
 MAX_THREADS = 2  # inference is latency-bound: more threads than this only contend on a small CPU
@@ -33,6 +34,7 @@ class Inference:
     base: BaseConfig
     cfg: GenerateConfig
     audio_cfg: AudioConfig
+    prep: PreparationConfig  # slicing and fitting a raw reference video
     device: torch.device
     pipe: Pipeline
 
@@ -51,7 +53,7 @@ class Inference:
         """
         from gsmoothface.config import read_params
         from gsmoothface.device import resolve_device
-        from gsmoothface.generate.models import load_pipeline
+        from gsmoothface.generate.models import PipelineConfig, load_pipeline
         from gsmoothface.sections import INFERENCE_SECTIONS, load_sections
 
         raw = read_params(params_path)
@@ -59,8 +61,22 @@ class Inference:
         base, cfg = configs["base"], configs["generate"]
         device = resolve_device(base.device)
         torch.set_num_threads(min(torch.get_num_threads(), MAX_THREADS))
-        pipe = load_pipeline(raw, cfg.a2ep_model, cfg.taft_model, device, log=log, precision=cfg.precision)
-        return cls(raw, base, cfg, configs["audio"], device, pipe)
+        pipe_cfg = PipelineConfig(
+            blend=configs["blend"],
+            audio=configs["audio"],
+            face_model=configs["face_model"],
+            render=configs["render"],
+        )
+        pipe = load_pipeline(
+            pipe_cfg, cfg.a2ep_model, cfg.taft_model, device, log=log, precision=cfg.precision
+        )
+        prep = PreparationConfig(
+            slice=configs["slice"],
+            fit=configs["fit_3dmm"],
+            face_model=configs["face_model"],
+            render=configs["render"],
+        )
+        return cls(raw, base, cfg, configs["audio"], prep, device, pipe)
 
     @property
     def people_dir(self) -> Path:
@@ -136,7 +152,7 @@ class Inference:
         return resolve_reference(
             path,
             self.cfg,
-            self.params,
+            self.prep,
             self.device,
             fps=self.base.fps,
             sample_rate=self.base.sample_rate,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -14,6 +14,11 @@ import torch.nn.functional as F
 from gsmoothface.audio.config import AudioConfig
 from gsmoothface.errors import InputError
 from gsmoothface.generate.drive import ExpressionPredictor, Translator
+
+if TYPE_CHECKING:
+    from gsmoothface.blend import BlendConfig
+    from gsmoothface.face_model import FaceModelConfig
+    from gsmoothface.render import RenderConfig
 
 
 def load_predictor(
@@ -130,8 +135,18 @@ class Pipeline:
     taft_model: Path | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """The ``params.yaml`` sections the trained pipeline is built with (besides the model files)."""
+
+    blend: BlendConfig  # MAFB, at the resolution TAFT was trained at
+    audio: AudioConfig  # this machine's wav2vec2 weights folder
+    face_model: FaceModelConfig
+    render: RenderConfig
+
+
 def load_pipeline(
-    params: dict[str, Any],
+    cfg: PipelineConfig,
     a2ep_model: Path,
     taft_model: Path,
     device: torch.device,
@@ -139,9 +154,10 @@ def load_pipeline(
     log: Callable[[str], None] | None = None,
     precision: str = "float32",
 ) -> Pipeline:
-    """Load the trained models and build MAFB from the ``params.yaml`` sections they depend on.
+    """Load the trained models and build MAFB with the configs of ``cfg``.
 
-    ``precision`` is TAFT's: ``float32``, ``bfloat16`` or ``auto`` (:func:`inference_dtype`).
+    ``section`` is the params section naming the model files (for the error messages); ``precision``
+    is TAFT's: ``float32``, ``bfloat16`` or ``auto`` (:func:`inference_dtype`).
 
     Raises
     ------
@@ -156,20 +172,15 @@ def load_pipeline(
         (taft_model, "TAFT model", "taft_model", "train_taft"),
     ):
         check_model_file(path, what, f"params key {section}.{key}; train it with `dvc repro {stage}`")
-    from gsmoothface.audio import AudioConfig
-    from gsmoothface.blend import BlendConfig, MafbBlender
-    from gsmoothface.config import load_section
-    from gsmoothface.face_model import FaceModelConfig, load_face_model
-    from gsmoothface.render import RenderConfig
+    from gsmoothface.blend import MafbBlender
+    from gsmoothface.face_model import load_face_model
 
-    blend_cfg = load_section(BlendConfig, "blend", params)
     translator, size = load_translator(taft_model, device, precision)
-    if size != blend_cfg.size:
-        raise InputError(f"{taft_model} was trained at {size} px but blend.size is {blend_cfg.size}")
-    predictor, speakers = load_predictor(a2ep_model, load_section(AudioConfig, "audio", params), device, log)
-    face = load_face_model(load_section(FaceModelConfig, "face_model", params))
-    backend = load_section(RenderConfig, "render", params).backend
-    blender = MafbBlender(face, blend_cfg, backend, str(device))
+    if size != cfg.blend.size:
+        raise InputError(f"{taft_model} was trained at {size} px but blend.size is {cfg.blend.size}")
+    predictor, speakers = load_predictor(a2ep_model, cfg.audio, device, log)
+    face = load_face_model(cfg.face_model)
+    blender = MafbBlender(face, cfg.blend, cfg.render.backend, str(device))
     return Pipeline(
         predictor, speakers, blender.face_model, blender, translator, size, Path(a2ep_model), Path(taft_model)
     )

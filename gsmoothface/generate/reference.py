@@ -1,9 +1,10 @@
 """References for generation: a sliced clip with its 3DMM fit, or a raw video sliced and fitted once.
 
-A raw reference video goes through the pipeline's own ``slice`` and ``fit_3dmm`` code with the
-params of those sections, into ``<cache_dir>/references/<content hash>/``, so a second run on the
-same video (under any name) reuses the result. Frames are decoded once into memory maps keyed by
-content hash, for random access (ping-pong) at flat memory.
+A raw reference video goes through the pipeline's own ``slice`` and ``fit_3dmm`` code
+(:mod:`gsmoothface.preparation`) with the configs of those sections, into
+``<cache_dir>/references/<content hash>/``, so a second run on the same video (under any name)
+reuses the result. Frames are decoded once into memory maps keyed by content hash, for random
+access (ping-pong) at flat memory.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from gsmoothface.atomic import atomic_dir, atomic_path, write_json
 from gsmoothface.digest import file_digest
 from gsmoothface.errors import InputError
 from gsmoothface.generate.config import GenerateConfig
+from gsmoothface.preparation import PreparationConfig, clip_fitter, link_raw_video
 
 STILL_FRAME = "still.mp4"  # a photo reference's frame, as its clip was cut from it, in its cache folder
 
@@ -104,7 +106,7 @@ def open_reference(path: Path, cfg: GenerateConfig, fit: Path | None = None) -> 
 def prepare_reference(
     video: Path,
     cfg: GenerateConfig,
-    params: dict[str, Any],
+    prep: PreparationConfig,
     device: torch.device | str = "cpu",
     fps: int = 25,
     sample_rate: int = 16000,
@@ -112,9 +114,9 @@ def prepare_reference(
 ) -> Reference:
     """Slice and fit a raw reference video or photo (once per content), and open its first clip.
 
-    The ``slice`` and ``fit_3dmm`` sections of ``params`` apply; a fit whose landmark source is
-    ``sidecar`` uses dlib's detector when the video brings no landmark sidecar. A still image is a
-    one-frame reference, held for the whole audio.
+    ``prep``'s slice and fit configs apply; a fit whose landmark source is ``sidecar`` uses dlib's
+    detector when the video brings no landmark sidecar. A still image is a one-frame reference, held
+    for the whole audio.
 
     Raises
     ------
@@ -136,7 +138,7 @@ def prepare_reference(
         log(f"generate: slicing and fitting {video} once (cached in {work})")
         with atomic_dir(work) as tmp:
             try:
-                _slice_and_fit(video, still, tmp, params, device, fps, sample_rate, log)
+                _slice_and_fit(video, still, tmp, prep, device, fps, sample_rate, log)
             except InputError as exc:  # name the user's file, not the working copy in ``tmp``
                 message = re.sub(re.escape(str(tmp)) + r"/[^\s:]*", lambda _: str(video), str(exc))
                 if str(video) not in message:  # a slice failure names the working copy's file name
@@ -155,50 +157,29 @@ def _slice_and_fit(
     video: Path,
     still: bool,
     tmp: Path,
-    params: dict[str, Any],
+    prep: PreparationConfig,
     device: torch.device | str,
     fps: int,
     sample_rate: int,
     log: Callable[[str], None],
 ) -> None:
     """Slice ``video`` into ``tmp/clips``, fit its first clip into ``tmp/3dmm``, write reference.json."""
-    from gsmoothface.config import load_section
-    from gsmoothface.face_model import FaceModelConfig, load_face_model
-    from gsmoothface.fitting.clip import fit_clip, load_fitter_net
-    from gsmoothface.fitting.config import Fit3dmmConfig
     from gsmoothface.generate.still import write_still_clip
-    from gsmoothface.render import RenderConfig
-    from gsmoothface.slicing import SliceConfig, slice_folder
-    from gsmoothface.slicing.plan import VIDEO_SUFFIXES
-    from gsmoothface.slicing.sidecars import sidecar_paths
+    from gsmoothface.slicing import slice_folder
 
     raw = tmp / "raw"
     raw.mkdir()
-    slice_cfg = dataclasses.replace(
-        load_section(SliceConfig, "slice", params), input_dir=raw, output_dir=tmp / "clips"
-    )
+    slice_cfg = dataclasses.replace(prep.slice, input_dir=raw, output_dir=tmp / "clips")
     if still:  # one frame with one frame of silence: a clip that `slice` and `fit_3dmm` take as it is
         write_still_clip(video, raw / f"{video.stem}.mp4", fps, sample_rate)
         slice_cfg = dataclasses.replace(slice_cfg, min_seconds=1 / fps, detect_fps=fps)
-    else:
-        suffix = video.suffix if video.suffix.lower() in VIDEO_SUFFIXES else ".mp4"
-        (raw / f"{video.stem}{suffix}").symlink_to(video.resolve())
-        for path in sidecar_paths(video).values():  # (a photo's would not match its shrunk frame)
-            (raw / path.name).symlink_to(path.resolve())
+    else:  # with its sidecars (a photo's would not match its shrunk frame)
+        link_raw_video(video, raw, video.stem)
     report = slice_folder(slice_cfg, fps, sample_rate, log=log)
     if not report.clips:
         raise InputError("; ".join(report.failures) or f"{video}: no clip could be cut (too short)")
     clip = report.clips[0]  # a video longer than slice.max_seconds: its first part
-    fit_cfg = load_section(Fit3dmmConfig, "fit_3dmm", params)
-    if fit_cfg.landmarks == "sidecar" and not (clip.path / "landmarks.npz").is_file():
-        fit_cfg = dataclasses.replace(fit_cfg, landmarks="dlib")
-    face_cfg = load_section(FaceModelConfig, "face_model", params)
-    face = load_face_model(face_cfg).to(device)
-    backend = load_section(RenderConfig, "render", params).backend
-    fit = fit_clip(
-        clip.path, fit_cfg, face, str(face_cfg.path or "synthetic"), load_fitter_net(fit_cfg, device), backend
-    )
-    fit.save(tmp / "3dmm" / f"{clip.name}.npz")
+    clip_fitter(prep, device)(clip.path, tmp / "3dmm" / f"{clip.name}.npz")
     if still:  # the output's full frame: the photo as the clip was cut from it (upright, shrunk)
         (raw / f"{video.stem}.mp4").rename(tmp / STILL_FRAME)
     shutil.rmtree(raw)
@@ -208,7 +189,7 @@ def _slice_and_fit(
 def resolve_reference(
     path: Path,
     cfg: GenerateConfig,
-    params: dict[str, Any],
+    prep: PreparationConfig,
     device: torch.device | str = "cpu",
     fps: int = 25,
     sample_rate: int = 16000,
@@ -220,7 +201,7 @@ def resolve_reference(
     if _clip_dir(path, cfg) is not None:
         return open_reference(path, cfg)
     if path.is_file():
-        return prepare_reference(path, cfg, params, device, fps=fps, sample_rate=sample_rate, **kwargs)
+        return prepare_reference(path, cfg, prep, device, fps=fps, sample_rate=sample_rate, **kwargs)
     raise InputError(f"{path}: no such clip or video (clips are looked up in {cfg.clips_dir})")
 
 

@@ -200,7 +200,9 @@ def adapt_person(
 ) -> dict[str, Any]:
     """Adapt TAFT to the person in ``videos`` and write ``<cfg.out_dir>/<name>/``; return its card.
 
-    ``videos`` are files or folders (their videos matching ``pattern``).
+    ``videos`` are files or folders (their videos matching ``pattern``). ``params`` is the read params
+    file: the sections the training data depends on are hashed as written (the cache keys) and read
+    into their configs here.
 
     A call whose inputs, params and base model match the existing card returns that card at once.
 
@@ -209,9 +211,11 @@ def adapt_person(
     InputError: bad name or video, no face, two different people, videos too short, budget spent.
     MissingAssetError: the base model is missing or unreadable.
     """
+    from gsmoothface.blend import BlendConfig
     from gsmoothface.config import load_section
     from gsmoothface.people.identity import check_one_person
     from gsmoothface.people.prepare import blend_clips, fit_clips, slice_videos, split_tail
+    from gsmoothface.preparation import PreparationConfig
     from gsmoothface.taft import checkpoint as checkpoint_file
     from gsmoothface.taft.config import TaftConfig
     from gsmoothface.taft.train import state_digest, train_taft
@@ -241,10 +245,11 @@ def adapt_person(
 
     work = Path(cfg.work_dir) / prepare_key
     log(f"adapt: preparing {len(inputs)} video(s) in {work}")
-    clips = slice_videos(videos, work, params, base.fps, base.sample_rate, log)
+    prep = PreparationConfig.from_params(params)
+    clips = slice_videos(videos, work, prep, base.fps, base.sample_rate, log)
     check_one_person({c.name: _sample_frames(c, IDENTITY_FRAMES) for c in clips}, cfg.max_identity_distance)
-    fits = fit_clips(clips, work, params, device, log)
-    blended = blend_clips(clips, work, params, device)
+    fits = fit_clips(clips, work, prep, device, log)
+    blended = blend_clips(clips, work, load_section(BlendConfig, "blend", params), prep, device)
     train, held = split_tail(blended, cfg.holdout)
     size = blended[0].size
     if base_state["size"] != size:

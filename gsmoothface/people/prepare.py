@@ -1,9 +1,9 @@
 """A person's videos as TAFT training data: slice, fit and blend once, cached by content.
 
-The pipeline's own ``slice``, ``fit_3dmm`` and ``blend`` code runs with the params of those sections
-(dlib landmarks where a video brings no sidecar) into ``<work>/clips``, ``<work>/3dmm`` and
-``<work>/blended``. Every step writes atomically and is skipped when its output exists, so a killed
-run picks up where it stopped.
+The pipeline's own ``slice``, ``fit_3dmm`` (:mod:`gsmoothface.preparation`, dlib landmarks where a
+video brings no sidecar) and ``blend`` code runs with the configs of those sections into
+``<work>/clips``, ``<work>/3dmm`` and ``<work>/blended``. Every step writes atomically and is skipped
+when its output exists, so a killed run picks up where it stopped.
 """
 
 from __future__ import annotations
@@ -12,20 +12,21 @@ import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from gsmoothface.atomic import atomic_dir, write_json
+from gsmoothface.blend.config import BlendConfig
 from gsmoothface.blend.store import BlendedClip
 from gsmoothface.errors import InputError
+from gsmoothface.preparation import PreparationConfig, clip_fitter, link_raw_video
 
 
 def slice_videos(
     videos: list[Path],
     work: Path,
-    params: dict[str, Any],
+    prep: PreparationConfig,
     fps: int,
     sample_rate: int,
     log: Callable[[str], None] = print,
@@ -36,10 +37,7 @@ def slice_videos(
     ------
     InputError: a video gave no clip (no face, too short, unreadable); the message names the video.
     """
-    from gsmoothface.config import load_section
-    from gsmoothface.slicing import SliceConfig, slice_folder
-    from gsmoothface.slicing.plan import VIDEO_SUFFIXES
-    from gsmoothface.slicing.sidecars import sidecar_paths
+    from gsmoothface.slicing import slice_folder
 
     done = work / "clips" / "clips.json"
     if not done.is_file():
@@ -49,17 +47,8 @@ def slice_videos(
             for i, video in enumerate(videos):
                 raw_dir = raw / f"v{i}"
                 raw_dir.mkdir(exist_ok=True)
-                suffix = video.suffix if video.suffix.lower() in VIDEO_SUFFIXES else ".mp4"
-                link = raw_dir / f"v{i}_{video.stem}{suffix}"
-                if not link.is_symlink():
-                    link.symlink_to(video.resolve())
-                for path in sidecar_paths(video).values():
-                    side = raw_dir / path.name.replace(video.stem, link.stem, 1)
-                    if not side.is_symlink():
-                        side.symlink_to(path.resolve())
-                cfg = dataclasses.replace(
-                    load_section(SliceConfig, "slice", params), input_dir=raw_dir, output_dir=tmp
-                )
+                link = link_raw_video(video, raw_dir, f"v{i}_{video.stem}")
+                cfg = dataclasses.replace(prep.slice, input_dir=raw_dir, output_dir=tmp)
                 report = slice_folder(cfg, fps, sample_rate, log=log)
                 if not report.clips:
                     reasons = "; ".join(report.failures) or "no clip could be cut (too short?)"
@@ -73,50 +62,34 @@ def slice_videos(
 def fit_clips(
     clips: list[Path],
     work: Path,
-    params: dict[str, Any],
+    prep: PreparationConfig,
     device: torch.device,
     log: Callable[[str], None] = print,
 ) -> list[Path]:
     """3DMM fit of each clip into ``<work>/3dmm/<clip>.npz`` (once each); return the fit files."""
-    from gsmoothface.config import load_section
-    from gsmoothface.face_model import FaceModelConfig, load_face_model
-    from gsmoothface.fitting.clip import fit_clip, load_fitter_net
-    from gsmoothface.fitting.config import Fit3dmmConfig
-    from gsmoothface.render import RenderConfig
-
     todo = [c for c in clips if not (work / "3dmm" / f"{c.name}.npz").is_file()]
     if todo:
-        fit_cfg = load_section(Fit3dmmConfig, "fit_3dmm", params)
-        face_cfg = load_section(FaceModelConfig, "face_model", params)
-        face = load_face_model(face_cfg).to(device)
-        net = load_fitter_net(fit_cfg, device)
-        backend = load_section(RenderConfig, "render", params).backend
+        fit = clip_fitter(prep, device)
         for clip in todo:
-            cfg = fit_cfg
-            if cfg.landmarks == "sidecar" and not (clip / "landmarks.npz").is_file():
-                cfg = dataclasses.replace(cfg, landmarks="dlib")
             log(f"adapt: fitting {clip.name}")
-            fit = fit_clip(clip, cfg, face, str(face_cfg.path or "synthetic"), net, backend)
-            fit.save(work / "3dmm" / f"{clip.name}.npz")
+            fit(clip, work / "3dmm" / f"{clip.name}.npz")
     return [work / "3dmm" / f"{c.name}.npz" for c in clips]
 
 
 def blend_clips(
-    clips: list[Path], work: Path, params: dict[str, Any], device: torch.device
+    clips: list[Path], work: Path, cfg: BlendConfig, prep: PreparationConfig, device: torch.device
 ) -> list[BlendedClip]:
-    """MAFB arrays of each clip at ``blend.size`` into ``<work>/blended/<clip>`` (once each)."""
-    from gsmoothface.blend import BlendConfig, MafbBlender, blend_clip, write_blended_clip
-    from gsmoothface.config import config_to_dict, load_section
-    from gsmoothface.face_model import FaceModelConfig, load_face_model
+    """MAFB arrays of each clip at ``cfg.size`` into ``<work>/blended/<clip>`` (once each), with the
+    face model and renderer the clips were fitted with (``prep``)."""
+    from gsmoothface.blend import MafbBlender, blend_clip, write_blended_clip
+    from gsmoothface.config import config_to_dict
+    from gsmoothface.face_model import load_face_model
     from gsmoothface.media import iter_frames
-    from gsmoothface.render import RenderConfig
 
-    cfg = load_section(BlendConfig, "blend", params)
     todo = [c for c in clips if not (work / "blended" / c.name / "meta.json").is_file()]
     if todo:
-        face = load_face_model(load_section(FaceModelConfig, "face_model", params))
-        backend = load_section(RenderConfig, "render", params).backend
-        blender = MafbBlender(face, cfg, backend=backend, device=str(device))
+        face = load_face_model(prep.face_model)
+        blender = MafbBlender(face, cfg, backend=prep.render.backend, device=str(device))
         for clip in todo:
             with np.load(work / "3dmm" / f"{clip.name}.npz") as fit:
                 coeff = fit["coeff"].astype(np.float32)
