@@ -113,7 +113,7 @@ class VideoWriter:
                 f"got {frames.dtype} {frames.shape}"
             )
         try:
-            self._proc.stdin.write(np.ascontiguousarray(frames).tobytes())
+            self._proc.stdin.write(memoryview(np.ascontiguousarray(frames)).cast("B"))  # no copy
         except BrokenPipeError:
             self._proc.wait()
             raise InputError(f"{self.path}: ffmpeg stopped encoding: {self._tail()}") from None
