@@ -11,7 +11,8 @@ For each real video (default: video06, video07 and video08 of ``../shared/testda
    mouths) is written to ``bench/out/adapt/<video>.png``.
 
 It prints one table and writes ``bench/out/adapt/results.json``. Run from the project root with the
-venv active: ``python bench/adapt.py [--minutes 10] [--videos ...]``.
+venv active: ``python bench/adapt.py [--minutes 10] [--videos ...] [--reuse]`` (``--reuse`` keeps
+person models already adapted and times and scores ``generate`` alone).
 """
 
 from __future__ import annotations
@@ -100,15 +101,22 @@ def main() -> None:
     parser.add_argument("--videos", nargs="*", type=Path, default=[REAL / v for v in DEFAULT_VIDEOS])
     parser.add_argument("--minutes", type=float, default=10.0, help="adapt budget per person")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "adapt")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the person models already adapted (time generate only)"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
     for video in args.videos:
         head, tail, duration = split_video(video, args.out)
         name = f"bench_{video.stem.split('_')[0]}"
-        adapt = [sys.executable, "-m", "stages", "adapt", str(head), "--name", name]
-        adapt_s = run([*adapt, "--minutes", str(args.minutes)])
-        card = json.loads((ROOT / "models" / "people" / name / "card.json").read_text())
+        card_path = ROOT / "models" / "people" / name / "card.json"
+        if args.reuse and card_path.is_file():
+            adapt_s = json.loads(card_path.read_text()).get("seconds", float("nan"))
+        else:
+            adapt = [sys.executable, "-m", "stages", "adapt", str(head), "--name", name]
+            adapt_s = run([*adapt, "--minutes", str(args.minutes)])
+        card = json.loads(card_path.read_text())
         outputs = {}
         for kind, extra in (("unadapted", []), ("adapted", ["--person", name])):
             outputs[kind] = args.out / f"{video.stem}.{kind}.mp4"
