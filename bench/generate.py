@@ -167,7 +167,7 @@ def _speech_file(audio: Path | None, reference: Path, folder: Path) -> Path:
 def _generate(code: Path, params: Path, reference: Path, audio: Path, out: Path) -> tuple[float, str]:
     """Run ``gsmoothface generate`` of the checkout ``code`` from the project root; wall s, output."""
     env = {**os.environ, "PYTHONPATH": str(code)}
-    command = [sys.executable, "-c", "from stages.cli import app; app()", "generate"]
+    command = [sys.executable, "-P", "-c", "from stages.cli import app; app()", "generate"]  # -P: not cwd
     command += ["--audio", str(audio), "--reference", str(reference), "--out", str(out)]
     start = time.perf_counter()
     done = subprocess.run(
