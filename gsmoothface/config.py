@@ -96,6 +96,7 @@ class BaseConfig:
     fps: int = ranged(25, low=1)  # video frames per second everywhere after `slice`
     sample_rate: int = ranged(16000, low=1)  # audio samples per second everywhere after `slice`
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    cpu_kernels: Literal["avx2", "native"] = "avx2"  # the same bytes on every x86-64 CPU | its fastest
     progress_every: int = ranged(50, low=1)  # a plain progress line every N items off a terminal
 
     def __post_init__(self) -> None:

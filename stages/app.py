@@ -43,7 +43,7 @@ def serve_app(
                 "upload files and run jobs on it",
                 markup=True,
             )
-        open_stage(params, SECTIONS)  # a wrong value fails here, before the page loads anything
+        open_stage(params, SECTIONS, pin_kernels=False)  # a wrong value fails here, before loading
         if importlib.util.find_spec("gradio") is None:
             raise MissingAssetError(
                 "gradio is not installed: pip install -e '.[app]' (scripts/install.sh does)"

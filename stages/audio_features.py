@@ -55,7 +55,8 @@ def audio_features(
         for wav in wavs:
             if not wav.is_file():
                 raise InputError(f"{wav}: clip audio not found")
-        frontend = open_frontend(cfg, base.sample_rate, stage.device())
+        device = stage.device() if cfg.frontend == "wav2vec2" else "cpu"  # only wav2vec2 needs torch
+        frontend = open_frontend(cfg, base.sample_rate, device)
         if cfg.frontend == "phonetic":
             print(frontend.describe()["language"])
         for name, wav in progress(

@@ -61,15 +61,23 @@ class Stage:
         return resolve_device(self.base.device)
 
 
-def open_stage(params: Path, sections: tuple[str, ...], threads: int | None = None) -> Stage:
+def open_stage(
+    params: Path, sections: tuple[str, ...], threads: int | None = None, pin_kernels: bool = True
+) -> Stage:
     """Read ``params``, load ``base`` and ``sections`` into their typed configs (every section is
-    validated before any work starts) and, when ``threads`` is given, run torch on that many CPU
-    threads, at most the machine's cores."""
+    validated before any work starts), pin the CPU kernels to ``base.cpu_kernels`` (pipeline stages:
+    the same bytes on any CPU; interactive commands pass ``pin_kernels=False`` and run this CPU's
+    fastest) and, when ``threads`` is given, run torch on that many CPU threads, at most the
+    machine's cores."""
     from gsmoothface.config import read_params
     from gsmoothface.sections import load_sections
 
     raw = read_params(params)
     configs = load_sections(raw, ("base", *(s for s in sections if s != "base")))
+    if pin_kernels:
+        from gsmoothface.cpu_kernels import pin_cpu_kernels
+
+        pin_cpu_kernels(configs["base"].cpu_kernels)
     if threads is not None:
         use_threads(threads)
     return Stage(raw, configs)

@@ -4,12 +4,16 @@ import os
 
 import pytest
 
+from gsmoothface.cpu_kernels import LEVELS
+
 # Passive OpenMP waiting, as the `gsmoothface` command sets it (see stages/cli.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # Model hubs are unreachable: a hub id must fail at once instead of retrying.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+# The CPU kernels the stages pin by default (base.cpu_kernels: avx2), for stages run in-process.
+os.environ.update(LEVELS["avx2"])
 
 
 @pytest.fixture(scope="module")

@@ -110,3 +110,20 @@ def test_missing_front_end_model_files_give_one_line_naming_them(tmp_path) -> No
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "feat.params" in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_room_tone_and_pauses_are_silence(speech) -> None:
+    """Noise alone decodes to the silence phone at zero loudness (the all-phone decoder would find
+    phones in it); in speech over the same noise, the pauses are silence and the words are not."""
+    frontend = open_frontend(AudioConfig(frontend="phonetic"))
+    rng = np.random.default_rng(0)
+    room_tone = (0.003 * rng.standard_normal(len(speech) + 16000)).astype(np.float32)
+    quiet = frontend(room_tone)
+    assert (quiet[:, 0] == 1).all() and (quiet[:, 1:] == 0).all()
+    pause = np.zeros(8000, np.float32)
+    spoken = frontend(np.concatenate([pause, speech, pause]) + room_tone)
+    silent = (spoken[:, 0] == 1) & (spoken[:, -1] == 0)
+    lead = (8000 + 4000) // 320  # frames before the first word: the pause plus the speech's own lead-in
+    assert silent[: lead - 2].all() and silent[-lead + 2 :].all()
+    assert not silent[lead + 10 : -lead - 10].mean() > 0.2  # the words are mostly not silence
+    assert len({PHONES[i] for i in spoken[:, :-1].argmax(1)}) > 10

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from gsmoothface.audio.config import AudioConfig
 from gsmoothface.audio.phonetic import DIM as PHONETIC_DIM
 from gsmoothface.audio.phonetic import LANGUAGE_NOTE, model_dir, phonetic_features
 from gsmoothface.errors import InputError, MissingAssetError
+
+if TYPE_CHECKING:  # torch is imported only by the wav2vec2 front end: the others run without it
+    import torch
 
 FEATURE_RATE = 50  # feature frames per second (wav2vec2 CNN stride 320 samples at 16 kHz)
 WINDOW_S = 0.025  # receptive field of one feature frame, seconds (400 samples at 16 kHz)
@@ -96,7 +98,6 @@ def load_wav2vec2(folder: Path | None, device: torch.device | str = "cpu") -> An
     return model.to(device).eval()
 
 
-@torch.no_grad()
 def wav2vec2_cnn_features(
     audio: np.ndarray, model: Any, sample_rate: int = 16000, chunk_s: float = 20.0
 ) -> np.ndarray:
@@ -110,6 +111,8 @@ def wav2vec2_cnn_features(
     -------
     (n, C) float32, n = :func:`n_feature_frames` (S), C = ``model.config.conv_dim[-1]`` (512).
     """
+    import torch
+
     hop, win = hop_and_window(sample_rate)
     n = n_feature_frames(audio.shape[0], sample_rate)
     per_chunk = max(1, int(chunk_s * FEATURE_RATE))
@@ -120,7 +123,8 @@ def wav2vec2_cnn_features(
         piece = audio[start * hop : (stop - 1) * hop + win].astype(np.float32)
         piece = (piece - piece.mean()) / np.sqrt(piece.var() + 1e-7)
         x = torch.from_numpy(piece)[None].to(device)  # (1, samples)
-        feats = model.feature_extractor(x)  # (1, C, stop - start)
+        with torch.no_grad():
+            feats = model.feature_extractor(x)  # (1, C, stop - start)
         out.append(feats[0].T.float().cpu().numpy())
     return np.concatenate(out, axis=0).astype(np.float32)
 

@@ -11,8 +11,12 @@ opening that visemes of aligned phones predict correlates with real mouths at r 
 Where no word is recognised (noise, another language) the all-phone decoder is the fallback.
 
 Each 50 Hz feature frame is the one-hot of the phone it lies in (the mean of its two 10 ms decoder
-frames) plus the loudness of the frame in dB below the loudest, mapped to [0, 1]. The acoustic
-model is English: other languages come out as the nearest English words' phones.
+frames) plus the loudness of the frame in dB below the loudest, mapped to [0, 1]. Pauses are silent
+whatever the decoder says: a stretch of at least 0.2 s within 10 dB of the recording's noise floor
+gets the silence phone and zero loudness, and a recording with no frame above that (room tone,
+hum) is silence throughout, so the mouth rests there instead of speaking phones the all-phone
+decoder finds in noise. The acoustic model is English: other languages come out as the nearest
+English words' phones.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ MODEL_FILES = ("en-us/mdef", "en-us/means", "en-us/variances", "en-us/sendump", 
 PHONE_LM = "en-us-phone.lm.bin"
 WORD_LM = "en-us.lm.bin"
 DICTIONARY = "cmudict-en-us.dict"
+NOISE_PERCENTILE = 5.0  # the noise floor: this percentile of the frames' levels
+SPEECH_ABOVE_FLOOR_DB = 10.0  # frames within this of the floor may be a pause
+MIN_PAUSE_S = 0.2  # quiet stretches at least this long are pauses (shorter ones: closures in words)
 LANGUAGE_NOTE = "phonetic front end: US English acoustic model (other languages map to English phones)"
 _HOWTO = "pip install pocketsphinx==5.1.1 (its wheel ships the model), or set audio.phonetic_model"
 
@@ -152,14 +159,42 @@ def phonetic_features(
     """
     if len(audio) < win:
         raise InputError("audio shorter than one feature window")
-    labels = decode_phones(audio, sample_rate, folder, text)
-    one_hot = np.eye(len(PHONES), dtype=np.float32)[labels]  # (n100, P)
-    centres = (np.arange(n_frames) * hop + win / 2) / sample_rate  # (n,) seconds
-    lo = np.clip(np.floor(centres * DECODER_RATE - 0.5).astype(np.int64), 0, len(labels) - 1)
-    hi = np.clip(lo + 1, 0, len(labels) - 1)
-    phones = 0.5 * (one_hot[lo] + one_hot[hi])  # (n, P)
     starts = np.arange(n_frames) * hop
     frames = audio[starts[:, None] + np.arange(win)[None, :]].astype(np.float64)  # (n, win)
     db = 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
-    loudness = np.clip(1.0 + (db - db.max()) / 40.0, 0.0, 1.0)[:, None]
+    pause = pause_frames(db, max(1, round(MIN_PAUSE_S * sample_rate / hop)))  # (n,)
+    phones = np.zeros((n_frames, len(PHONES)), np.float32)
+    if not pause.all():  # nothing to decode in a recording that is all pause
+        labels = decode_phones(audio, sample_rate, folder, text)
+        one_hot = np.eye(len(PHONES), dtype=np.float32)[labels]  # (n100, P)
+        centres = (starts + win / 2) / sample_rate  # (n,) seconds
+        lo = np.clip(np.floor(centres * DECODER_RATE - 0.5).astype(np.int64), 0, len(labels) - 1)
+        hi = np.clip(lo + 1, 0, len(labels) - 1)
+        phones = 0.5 * (one_hot[lo] + one_hot[hi])  # (n, P)
+    phones[pause] = 0.0
+    phones[pause, 0] = 1.0  # SIL
+    loudness = np.where(pause, 0.0, np.clip(1.0 + (db - db.max()) / 40.0, 0.0, 1.0))[:, None]
     return np.concatenate([phones, loudness.astype(np.float32)], axis=1)
+
+
+def pause_frames(db: np.ndarray, min_frames: int) -> np.ndarray:
+    """Which frames lie in a pause: runs of at least ``min_frames`` frames within
+    :data:`SPEECH_ABOVE_FLOOR_DB` of the noise floor; every frame when none rises above it.
+
+    Parameters
+    ----------
+    db: (n,) frame levels in dB.
+
+    Returns
+    -------
+    (n,) bool.
+    """
+    quiet = db < np.percentile(db, NOISE_PERCENTILE) + SPEECH_ABOVE_FLOOR_DB
+    if quiet.all():
+        return quiet
+    edges = np.flatnonzero(np.diff(np.r_[0, quiet.astype(np.int8), 0]))  # run starts, run ends
+    pause = np.zeros_like(quiet)
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        if stop - start >= min_frames:
+            pause[start:stop] = True
+    return pause

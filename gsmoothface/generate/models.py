@@ -71,12 +71,14 @@ def resolve_speaker(requested: str | None, reference_speaker: str | None, speake
 
 def inference_dtype(precision: str, device: torch.device | str) -> torch.dtype:
     """The dtype TAFT runs in: ``float32``, ``bfloat16``, or ``auto`` (bfloat16 where the hardware
-    computes it natively: a CUDA GPU with bf16, or a CPU with AVX512-BF16/AMX; else float32)."""
+    computes it natively: a CUDA GPU with bf16, or a CPU with AVX512-BF16/AMX whose kernels are not
+    pinned to AVX2 by ``base.cpu_kernels``; else float32)."""
     if precision != "auto":
         return {"float32": torch.float32, "bfloat16": torch.bfloat16}[precision]
     if torch.device(device).type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-    return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else torch.float32
+    native = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+    return torch.bfloat16 if native and torch.ops.mkldnn._is_mkldnn_bf16_supported() else torch.float32
 
 
 def load_translator(
