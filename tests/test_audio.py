@@ -26,6 +26,20 @@ def test_load_resamples_any_rate_and_channels(tmp_path):
     assert 0.2 < np.abs(audio).max() <= 1.0
 
 
+@pytest.mark.parametrize(
+    ("rate", "channels", "suffix"),
+    [(16000, 1, ".wav"), (44100, 2, ".wav"), (48000, 2, ".flac"), (22050, 1, ".ogg"), (8000, 1, ".mp3")],
+)
+def test_load_gives_librosas_bytes(tmp_path, rate, channels, suffix):
+    """The libsndfile path reads what librosa.load reads, byte for byte, without importing it."""
+    import librosa
+
+    path = tmp_path / f"speech{suffix}"
+    sf.write(path, tone(1.23, rate, channels=channels), rate)
+    expected, _ = librosa.load(path, sr=16000, mono=True)
+    assert load_audio(path, 16000).tobytes() == expected.astype(np.float32).tobytes()
+
+
 def test_silent_short_and_missing_audio_are_input_errors(tmp_path):
     sf.write(tmp_path / "silent.wav", np.zeros(16000), 16000)
     sf.write(tmp_path / "short.wav", tone(0.05, 16000), 16000)
