@@ -132,8 +132,9 @@ def test_still_photo_reference(world, tmp_path):
     corner = np.abs(frames[:, :100, :100] - original[:100, :100]).max()
     assert corner < 16  # the photo's own pixels away from the face (codec noise only)
     assert np.abs(frames - original).max() > 60  # the untrained TAFT's face was pasted in
-    meta = json.loads(next((world["root"] / "cache" / "references").glob("*/reference.json")).read_text())
-    assert meta["video"] == str(photo)
+    # the module's cache holds the other tests' references too: one of them is the photo, by its path
+    cached = (world["root"] / "cache" / "references").glob("*/reference.json")
+    assert str(photo) in {json.loads(path.read_text())["video"] for path in cached}
 
 
 def _tone(seconds: float, amplitude: float = 0.3) -> np.ndarray:
