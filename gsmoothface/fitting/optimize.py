@@ -18,6 +18,7 @@ import torch
 
 from gsmoothface.face_model.camera import FOCAL, RASTER_SIZE
 from gsmoothface.face_model.model import COEFF_SLICES, N_COEFF, FaceModel
+from gsmoothface.fitting.adam import Adam
 from gsmoothface.fitting.config import Fit3dmmConfig
 from gsmoothface.fitting.keypoints import KeypointModel, initial_pose
 from gsmoothface.fitting.losses import (
@@ -139,12 +140,10 @@ def _temporal(
     return cfg.w_exp_smooth * temporal_difference_loss(exp, 1) + cfg.w_pose_smooth * pose
 
 
-def _cosine(optimizer: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LRScheduler:
-    def factor(step: int) -> float:
-        progress = min(step / max(steps, 1), 1.0)
-        return FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+def _cosine(step: int, steps: int) -> float:
+    """Learning-rate factor of step ``step`` of a cosine decay over ``steps`` to FINAL_LR_FRACTION."""
+    progress = min(step / max(steps, 1), 1.0)
+    return FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def _fit_landmarks(
@@ -159,15 +158,14 @@ def _fit_landmarks(
         return
     warmup = int(cfg.landmark_steps * POSE_WARMUP_FRACTION)
     pose_lr = cfg.lr * POSE_LR_SCALE
-    pose_opt = torch.optim.Adam([c.angle, c.trans], lr=pose_lr)
-    full_opt = torch.optim.Adam(
-        [{"params": [c.id, c.exp], "lr": cfg.lr}, {"params": [c.angle, c.trans], "lr": pose_lr}]
-    )
-    full_sched = _cosine(full_opt, cfg.landmark_steps - warmup)
+    pose_opt = Adam([([c.angle, c.trans], pose_lr)])
+    full_opt = Adam([([c.id, c.exp], cfg.lr), ([c.angle, c.trans], pose_lr)])
+    full_steps = 0
+    full_opt.scale_lr(_cosine(full_steps, cfg.landmark_steps - warmup))
     zero_tex = torch.zeros_like(c.tex)
     for step in range(cfg.landmark_steps):
         optimizer = pose_opt if step < warmup else full_opt
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         pred = keypoints.project(c.id, c.exp, c.angle, c.trans)
         loss = (
             cfg.w_lm * landmark_loss(pred, lm224, weights)
@@ -177,7 +175,8 @@ def _fit_landmarks(
         loss.backward()
         optimizer.step()
         if optimizer is full_opt:
-            full_sched.step()
+            full_steps += 1
+            full_opt.scale_lr(_cosine(full_steps, cfg.landmark_steps - warmup))
 
 
 def _fit_photometric(
@@ -203,8 +202,8 @@ def _fit_photometric(
     windows = [slice(s, min(s + cfg.photo_batch, frames)) for s in range(0, frames, cfg.photo_batch)]
     # One gamma leaf and optimiser per window, so Adam's momentum never moves frames outside it.
     gammas = [c.gamma[w].detach().clone().requires_grad_(True) for w in windows]
-    window_opts = [torch.optim.Adam([gamma], lr=cfg.lr) for gamma in gammas]
-    tex_opt = torch.optim.Adam([c.tex], lr=cfg.lr)
+    window_opts = [Adam([([gamma], cfg.lr)]) for gamma in gammas]
+    tex_opt = Adam([([c.tex], cfg.lr)])
     front, tri = model.front_mask_idx, model.front_face_buf
     single = len(windows) == 1  # one window: its geometry is computed once, not once per visit
     cached: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
@@ -217,8 +216,8 @@ def _fit_photometric(
                 cached = _window_geometry(model, c, w, renderer, render_backend)
             rast, mask, basis = cached
             for _ in range(block):
-                opt.zero_grad(set_to_none=True)
-                tex_opt.zero_grad(set_to_none=True)
+                opt.zero_grad()
+                tex_opt.zero_grad()
                 albedo = model.compute_texture(c.tex)  # (1, N, 3), shared by the clip
                 light = gamma.reshape(-1, 3, 9) + model.init_light  # (B, RGB, 9)
                 color = albedo[:, front] * (basis @ light.transpose(1, 2))  # (B, Nf, 3)
