@@ -20,16 +20,11 @@ LEVELS: dict[str, dict[str, str]] = {
 }
 
 
-def pin_cpu_kernels(level: str) -> str:
+def pin_cpu_kernels(level: str) -> None:
     """Make torch, MKL and oneDNN use the kernels of ``level`` in this process and its children.
 
-    Returns
-    -------
-    torch's kernel level in this process ("AVX2", "AVX512", ...; torch imported on demand). It can
-    differ from ``level`` only where torch already ran before the call (a library caller, a test):
-    the level is fixed at torch's first operation.
+    Sets the libraries' environment variables only (no import: a stage that needs no torch does
+    not load it). Where torch already ran in this process (a library caller, a test), its own
+    level stays what it was: the level is fixed at torch's first operation.
     """
     os.environ.update(LEVELS[level])
-    import torch
-
-    return torch.backends.cpu.get_cpu_capability()
