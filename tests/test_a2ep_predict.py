@@ -10,7 +10,13 @@ from torch import nn
 
 from gsmoothface.a2ep.config import A2EPConfig
 from gsmoothface.a2ep.model import A2EP, tiny_encoder_config
-from gsmoothface.a2ep.predict import crossfade_weights, predict_audio, predict_expressions, window_starts
+from gsmoothface.a2ep.predict import (
+    crossfade_weights,
+    hold_pauses,
+    predict_audio,
+    predict_expressions,
+    window_starts,
+)
 from gsmoothface.audio import AudioConfig, open_frontend
 from gsmoothface.errors import InputError
 
@@ -70,6 +76,42 @@ def test_frame_count_and_speaker_errors(model):
         predict_audio(
             model, INFO, open_frontend(AudioConfig(frontend="logmel", n_mels=20)), speech_like(1.0), "a"
         )
+
+
+def test_hold_pauses_is_still_inside_and_fades_at_the_edges():
+    rng = np.random.default_rng(0)
+    exp = rng.standard_normal((60, 5)).astype(np.float32)
+    pause = np.zeros(60, bool)
+    pause[:10] = pause[30:45] = True
+    out = hold_pauses(exp, pause, fade=3)
+    assert np.array_equal(out[~pause], exp[~pause])  # speech is untouched
+    assert np.allclose(out[:7], np.median(exp[:10], axis=0))  # held from the very first frame
+    assert np.allclose(out[33:42], np.median(exp[30:45], axis=0))  # still inside, after the fade
+    rest = np.median(exp[30:45], axis=0)
+    assert np.allclose(out[30], 0.25 * rest + 0.75 * exp[30])  # fading in from the speech before
+    assert np.allclose(out[44], 0.25 * rest + 0.75 * exp[44])
+    assert np.array_equal(hold_pauses(exp, np.zeros(60, bool), 3), exp)
+
+
+def test_silence_in_the_audio_holds_the_prediction_still(model):
+    """The decoder drifts in silence; the pause hold of ``predict_audio`` keeps the face still
+    there, and leaves the frames far from a pause as the decoder predicted them."""
+    import dataclasses
+
+    frontend = open_frontend(AudioConfig(frontend="logmel", n_mels=40))
+    quiet = np.zeros(8000, np.float32)  # 0.5 s
+    audio = np.concatenate([quiet, speech_like(2.0, 1), quiet, speech_like(2.0, 2)])
+    held = predict_audio(model, INFO, frontend, audio, "a")
+    model.cfg = dataclasses.replace(CFG, pause_hold=0)
+    try:
+        free = predict_audio(model, INFO, frontend, audio, "a")
+    finally:
+        model.cfg = CFG
+    lead, gap = slice(0, 8), slice(67, 71)  # 0.5 s of silence each, less the feature windows and fades
+    assert np.abs(np.diff(free[lead], axis=0)).max() > 1e-3  # the decoder alone moves in silence
+    assert np.abs(np.diff(held[lead], axis=0)).max() < 1e-6
+    assert np.abs(np.diff(held[gap], axis=0)).max() < 1e-6
+    assert np.array_equal(held[20:55], free[20:55])
 
 
 def _peak_rss_growth(fn) -> tuple[float, object]:

@@ -17,7 +17,7 @@ from gsmoothface.synth.mapping import FPS, SpeakingStyle
 from gsmoothface.synth.speakers import sample_speaker
 from gsmoothface.synth.speech import Voice, espeak_available
 from gsmoothface.synth.utterance import speak_and_articulate
-from gsmoothface.synth.visemes import coarticulate, phone_visemes
+from gsmoothface.visemes import coarticulate, phone_visemes
 
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 

@@ -41,5 +41,6 @@ class A2EPConfig:
     predict_window: int = 50  # frames decoded per window at prediction time (recipe: 600, its 24 s chunks)
     predict_overlap: int = 10  # frames cross-faded between consecutive windows
     predict_batch: int = 16  # windows decoded together
+    pause_hold: int = 3  # frames over which a pause's held expression fades in and out; 0 = no hold
     cpu_threads: int = 1  # torch threads on CPU (the tiny model is latency-bound: one is fastest)
     seed: int = 0  # added to base.seed

@@ -11,7 +11,13 @@ opening that visemes of aligned phones predict correlates with real mouths at r 
 Where no word is recognised (noise, another language) the all-phone decoder is the fallback.
 
 Each 50 Hz feature frame is the one-hot of the phone it lies in (the mean of its two 10 ms decoder
-frames) plus the loudness of the frame in dB below the loudest, mapped to [0, 1]. Pauses are silent
+frames), the loudness of the frame in dB below the loudest, mapped to [0, 1], and the articulation
+the phones ask for: jaw, round and stretch of the viseme model (:mod:`gsmoothface.visemes`, the
+one the synthetic speakers articulate with) coarticulated over the decoded phones. Those three
+channels carry what is known of phones and mouths (p, b and m close the lips, "ah" opens the jaw)
+into A2EP in a form that does not depend on the voice: given the one-hots alone, A2EP learned
+how the synthetic voices' phones and their English dictionary spellings relate, which real
+speech does not share (real-video mouth opening r 0.31 median; see bench/real_lipsync.py). Pauses are silent
 whatever the decoder says: a stretch of at least 0.2 s within 10 dB of the recording's noise floor
 gets the silence phone and zero loudness, and a recording with no frame above that (room tone,
 hum) is silence throughout, so the mouth rests there instead of speaking phones the all-phone
@@ -22,18 +28,31 @@ English words' phones.
 from __future__ import annotations
 
 import functools
+import itertools
 from pathlib import Path
 
 import numpy as np
 
 from gsmoothface.errors import InputError, MissingAssetError
+from gsmoothface.espeak import Phone
+from gsmoothface.visemes import CONTROLS, coarticulate
 
 PHONES: tuple[str, ...] = (
     "SIL", "AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F", "G", "HH",
     "IH", "IY", "JH", "K", "L", "M", "N", "NG", "OW", "OY", "P", "R", "S", "SH", "T", "TH", "UH",
     "UW", "V", "W", "Y", "Z", "ZH",
 )  # fmt: skip
-DIM = len(PHONES) + 1  # one-hot phones + loudness
+LOUDNESS = len(PHONES)  # feature column of the loudness
+ARTICULATION = slice(LOUDNESS + 1, LOUDNESS + 1 + len(CONTROLS))  # columns of jaw, round, stretch
+DIM = ARTICULATION.stop  # one-hot phones + loudness + articulation
+# CMUdict's phones in the IPA letters of :mod:`gsmoothface.visemes` (diphthongs as two vowels)
+ARPABET_IPA: dict[str, str] = {
+    "SIL": "", "AA": "ɑ", "AE": "æ", "AH": "ʌ", "AO": "ɔ", "AW": "aʊ", "AY": "aɪ", "B": "b",
+    "CH": "tʃ", "D": "d", "DH": "ð", "EH": "ɛ", "ER": "ɚ", "EY": "eɪ", "F": "f", "G": "ɡ", "HH": "h",
+    "IH": "ɪ", "IY": "i", "JH": "dʒ", "K": "k", "L": "l", "M": "m", "N": "n", "NG": "ŋ", "OW": "oʊ",
+    "OY": "ɔɪ", "P": "p", "R": "ɹ", "S": "s", "SH": "ʃ", "T": "t", "TH": "θ", "UH": "ʊ", "UW": "u",
+    "V": "v", "W": "w", "Y": "j", "Z": "z", "ZH": "ʒ",
+}  # fmt: skip
 DECODER_RATE = 100  # PocketSphinx frames per second
 MODEL_FILES = ("en-us/mdef", "en-us/means", "en-us/variances", "en-us/sendump", "en-us/feat.params")
 PHONE_LM = "en-us-phone.lm.bin"
@@ -43,6 +62,7 @@ NOISE_PERCENTILE = 5.0  # the noise floor: this percentile of the frames' levels
 SPEECH_ABOVE_FLOOR_DB = 10.0  # frames within this of the floor may be a pause
 MIN_PAUSE_S = 0.2  # quiet stretches at least this long are pauses (shorter ones: closures in words)
 LANGUAGE_NOTE = "phonetic front end: US English acoustic model (other languages map to English phones)"
+_LEVEL_BLOCK = 1000  # frames whose levels are computed at once
 _HOWTO = "pip install pocketsphinx==5.1.1 (its wheel ships the model), or set audio.phonetic_model"
 
 
@@ -160,10 +180,10 @@ def phonetic_features(
     if len(audio) < win:
         raise InputError("audio shorter than one feature window")
     starts = np.arange(n_frames) * hop
-    frames = audio[starts[:, None] + np.arange(win)[None, :]].astype(np.float64)  # (n, win)
-    db = 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
-    pause = pause_frames(db, max(1, round(MIN_PAUSE_S * sample_rate / hop)))  # (n,)
+    db = frame_levels(audio, hop, win, n_frames)
+    pause = pause_frames(db, _min_pause_frames(sample_rate, hop))  # (n,)
     phones = np.zeros((n_frames, len(PHONES)), np.float32)
+    labels = np.zeros(int(np.ceil(len(audio) / sample_rate * DECODER_RATE)), np.int64)
     if not pause.all():  # nothing to decode in a recording that is all pause
         labels = decode_phones(audio, sample_rate, folder, text)
         one_hot = np.eye(len(PHONES), dtype=np.float32)[labels]  # (n100, P)
@@ -174,7 +194,67 @@ def phonetic_features(
     phones[pause] = 0.0
     phones[pause, 0] = 1.0  # SIL
     loudness = np.where(pause, 0.0, np.clip(1.0 + (db - db.max()) / 40.0, 0.0, 1.0))[:, None]
-    return np.concatenate([phones, loudness.astype(np.float32)], axis=1)
+    mouth = articulation(labels, pause, sample_rate, hop, win)
+    return np.concatenate([phones, loudness.astype(np.float32), mouth], axis=1)
+
+
+def articulation(labels: np.ndarray, pause: np.ndarray, sample_rate: int, hop: int, win: int) -> np.ndarray:
+    """The mouth the phones ask for, on the feature grid: jaw, round and stretch of
+    :func:`gsmoothface.visemes.coarticulate` over the decoded phones.
+
+    A pause closes the mouth; a short silence the decoder finds inside speech does not (the mouth
+    keeps its neighbours' shape there), nor does any stretch the decoder leaves unlabelled.
+
+    Parameters
+    ----------
+    labels: (n100,) decoder phone indices into :data:`PHONES`, 10 ms frames.
+    pause: (n,) bool, the feature frames in a pause (:func:`pause_frames`).
+
+    Returns
+    -------
+    (n, 3) float32 in [0, 1].
+    """
+    decoder_centres = (np.arange(len(labels)) + 0.5) / DECODER_RATE * sample_rate  # samples
+    frame = np.clip(np.round((decoder_centres - win / 2) / hop).astype(np.int64), 0, len(pause) - 1)
+    labels = np.where(pause[frame], 0, labels)  # a pause is a pause whatever the decoder heard
+    timed = []
+    for start, stop in runs(labels):
+        if labels[start]:
+            timed.append(Phone(ARPABET_IPA[PHONES[labels[start]]], start / DECODER_RATE, stop / DECODER_RATE))
+    for start, stop in runs(pause.astype(np.int64)):
+        if pause[start]:
+            timed.append(Phone("", start * hop / sample_rate, ((stop - 1) * hop + win) / sample_rate))
+    timed.sort(key=lambda phone: phone.start)
+    centres = (np.arange(len(pause)) * hop + win / 2) / sample_rate
+    controls = coarticulate(timed, centres)
+    return np.stack([controls[name] for name in CONTROLS], axis=1).astype(np.float32)
+
+
+def runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of every run of equal values."""
+    edges = np.flatnonzero(np.diff(values)) + 1
+    bounds = [0, *edges.tolist(), len(values)]
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def frame_levels(audio: np.ndarray, hop: int, win: int, n_frames: int) -> np.ndarray:
+    """(n_frames,) level in dB of each frame (frame k covers samples [k*hop, k*hop+win)),
+    computed a block of frames at a time so that memory stays small for long audio."""
+    levels = np.empty(n_frames, np.float64)
+    for first in range(0, n_frames, _LEVEL_BLOCK):
+        starts = np.arange(first, min(first + _LEVEL_BLOCK, n_frames)) * hop
+        frames = audio[starts[:, None] + np.arange(win)[None, :]].astype(np.float64)  # (b, win)
+        levels[first : first + len(starts)] = 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
+    return levels
+
+
+def audio_pauses(audio: np.ndarray, sample_rate: int, hop: int, win: int, n_frames: int) -> np.ndarray:
+    """(n_frames,) bool: the frames of ``audio`` that lie in a pause (:func:`pause_frames`)."""
+    return pause_frames(frame_levels(audio, hop, win, n_frames), _min_pause_frames(sample_rate, hop))
+
+
+def _min_pause_frames(sample_rate: int, hop: int) -> int:
+    return max(1, round(MIN_PAUSE_S * sample_rate / hop))
 
 
 def pause_frames(db: np.ndarray, min_frames: int) -> np.ndarray:
@@ -192,9 +272,8 @@ def pause_frames(db: np.ndarray, min_frames: int) -> np.ndarray:
     quiet = db < np.percentile(db, NOISE_PERCENTILE) + SPEECH_ABOVE_FLOOR_DB
     if quiet.all():
         return quiet
-    edges = np.flatnonzero(np.diff(np.r_[0, quiet.astype(np.int8), 0]))  # run starts, run ends
     pause = np.zeros_like(quiet)
-    for start, stop in zip(edges[::2], edges[1::2], strict=True):
-        if stop - start >= min_frames:
+    for start, stop in runs(quiet.astype(np.int8)):
+        if quiet[start] and stop - start >= min_frames:
             pause[start:stop] = True
     return pause

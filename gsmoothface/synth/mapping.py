@@ -1,6 +1,6 @@
 """The speech -> mouth mapping of the synthetic speakers (what A2EP has to learn).
 
-The mouth articulates the phonemes the voice speaks: :func:`gsmoothface.synth.visemes.coarticulate`
+The mouth articulates the phonemes the voice speaks: :func:`gsmoothface.visemes.coarticulate`
 turns the timed phones into ``jaw``/``round``/``stretch`` controls (visemes blended by dominance
 functions, leading the sound). A speaker's style then scales them, and the delivery of the
 utterance modulates the amplitude:
@@ -24,7 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 from gsmoothface.espeak import Phone
-from gsmoothface.synth.visemes import coarticulate
+from gsmoothface.visemes import coarticulate
 
 SAMPLE_RATE = 16000  # Hz
 FPS = 25  # video frames per second
