@@ -9,6 +9,8 @@ A2EP predicts expressions from the clip's audio, and per video the table reports
 - ``r_open``: Pearson r of the predicted inner-lip opening on the mesh (points 63 and 67 of the
   iBUG 68, over the eye distance) with dlib's inner-lip opening on the true frames;
 - ``r_loud``: the loudness-envelope baseline, Pearson r of the loudness with dlib's opening;
+- ``r_phones``: the phonetic front end's jaw articulation channel (the viseme model over the
+  recognised phones, before A2EP) in the same place: what the phones alone say;
 - ``closure``: lip-closure recall: of the speech frames whose true lips are closed, the share
   where the predicted lips are closed too (closed: opening under 20% of that video's 95th
   percentile opening, for truth and prediction alike).
@@ -29,7 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gsmoothface.audio import AudioConfig, load_audio
+from gsmoothface.audio import AudioConfig, load_audio, open_frontend, to_frame_rate
+from gsmoothface.audio.phonetic import ARTICULATION
 from gsmoothface.config import load_section, read_params
 from gsmoothface.face_model import FaceModelConfig, load_face_model
 from gsmoothface.face_model.synthetic import EXP_JAW_OPEN, EXP_LIP_ROUND, EXP_LIP_STRETCH
@@ -79,7 +82,7 @@ def mesh_points(face, id_coeff: np.ndarray, exp: np.ndarray) -> np.ndarray:
 
 
 def real_row(
-    video: Path, predict, face, cfg: GenerateConfig, prep: PreparationConfig, speaker: str | None
+    video: Path, predict, face, phonetic, cfg: GenerateConfig, prep: PreparationConfig, speaker: str | None
 ) -> dict:
     ref = prepare_reference(video, cfg, prep)
     clip_dir = ref.video.parent
@@ -91,6 +94,7 @@ def real_row(
     true_open = inner_lip_opening(fit["lm68"])
     pred_open = inner_lip_opening(mesh_points(face, ref.coeff[:, :80].mean(0), exp))
     loud = loudness_envelope(audio, n)
+    phones_jaw = to_frame_rate(phonetic(audio), n)[:, ARTICULATION.start]
     speech = speech_frames(loud) & valid
     return {
         "video": video.stem[:28],
@@ -98,6 +102,7 @@ def real_row(
         "r_jaw": pearson(exp[valid, EXP_JAW_OPEN], ref.coeff[valid, 80 + EXP_JAW_OPEN]),
         "r_open": pearson(pred_open[valid], true_open[valid]),
         "r_loud": pearson(loud[valid], true_open[valid]),
+        "r_phones": pearson(phones_jaw[valid], true_open[valid]),
         "closure": closure_recall(pred_open, true_open, speech),
     }
 
@@ -135,14 +140,15 @@ def main() -> None:
     face = load_face_model(load_section(FaceModelConfig, "face_model", raw))
     videos = sorted(args.videos.glob("*.mp4"))
     prep = PreparationConfig.from_params(raw)
-    rows = [real_row(v, predict, face, cfg, prep, args.speaker) for v in videos]
+    phonetic = open_frontend(AudioConfig(frontend="phonetic"))
+    rows = [real_row(v, predict, face, phonetic, cfg, prep, args.speaker) for v in videos]
     print(f"\nA2EP {args.model} on real videos driven by their own audio (Pearson r; recall)\n")
-    print(f"| {'video':<28} | frames | r_jaw | r_open | r_loud | closure |")
-    print(f"|{'-' * 30}|--------|-------|--------|--------|---------|")
+    print(f"| {'video':<28} | frames | r_jaw | r_open | r_loud | r_phones | closure |")
+    print(f"|{'-' * 30}|--------|-------|--------|--------|----------|---------|")
     for r in rows:
         print(
             f"| {r['video']:<28} | {r['frames']:>6} | {r['r_jaw']:>5.2f} | {r['r_open']:>6.2f} | "
-            f"{r['r_loud']:>6.2f} | {r['closure']:>7.2f} |"
+            f"{r['r_loud']:>6.2f} | {r['r_phones']:>8.2f} | {r['closure']:>7.2f} |"
         )
     if rows:
         opens = np.array([r["r_open"] for r in rows])
