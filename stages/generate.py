@@ -64,6 +64,10 @@ def generate(
                 f"theirs; adapt it first: `gsmoothface adapt {reference} --name NAME`, then --person NAME"
             )
         print(f"generate: models: A2EP {inference.pipe.a2ep_model}, TAFT {inference.pipe.taft_model}")
+        if inference.pipe.person_style is not None:
+            print(f"generate: mouth motion mapped to {person}'s own speaking style (from their videos)")
+        elif person is not None:
+            print(f"generate: {person}'s model keeps no audio (adapted by an older version): mean style")
         style = inference.speaker(speaker, ref)
         times = StepTimes()
         summary = inference.generate(wave, ref, out, style, times=times)

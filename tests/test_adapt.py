@@ -85,6 +85,7 @@ def test_adapt_learns_the_person_and_a_second_call_is_a_cache_hit(setup):
     card = json.loads((person / "card.json").read_text())
     assert card["inputs"][0]["path"] == str(video) and len(card["inputs"][0]["sha256"]) == 16
     assert sorted(p.name for p in (person / "fit").iterdir()) == [f"{c}.npz" for c in card["clips"]]
+    assert sorted(p.name for p in (person / "audio").iterdir()) == [f"{c}.wav" for c in card["clips"]]
     figures = card["figures"]
     # it learns: on the held-out tail the adapted face beats its own blended input (the untrained start)
     assert figures["psnr_face"] > figures["psnr_face_blended"] + 0.5, figures
@@ -92,6 +93,21 @@ def test_adapt_learns_the_person_and_a_second_call_is_a_cache_hit(setup):
     again = run_adapt([str(video), "--name", "hill"], params)
     assert again.returncode == 0 and "up to date" in again.stdout, again.stdout + again.stderr
     assert (person / "taft.pt").stat().st_mtime_ns == stamp
+    # generate with the person: its TAFT, and A2EP mapped to the person's own speaking style
+    out = root / "hill_generated.mp4"
+    generated = subprocess.run(
+        [
+            *(sys.executable, "-m", "stages", "generate", "--reference", str(video)),
+            *("--audio", str(video), "--out", str(out), "--params", str(params)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert generated.returncode == 0 and out.is_file(), generated.stdout[-3000:] + generated.stderr[-3000:]
+    assert "using person model 'hill'" in generated.stdout
+    assert "hill's own speaking style" in generated.stdout, generated.stdout
 
 
 @needs_real

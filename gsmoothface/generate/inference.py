@@ -84,7 +84,9 @@ class Inference:
         return Path(self.params.get("adapt", {}).get("out_dir", "models/people"))
 
     def with_person(self, name: str) -> Inference:
-        """The same A2EP and MAFB with person ``name``'s TAFT (``<adapt.out_dir>/<name>/taft.pt``).
+        """The same A2EP and MAFB with person ``name``'s TAFT (``<adapt.out_dir>/<name>/taft.pt``),
+        and A2EP's predictions mapped to the person's own speaking style when the person model
+        keeps its videos' audio (:mod:`gsmoothface.people.style`).
 
         Raises
         ------
@@ -94,12 +96,16 @@ class Inference:
         from gsmoothface.errors import InputError
         from gsmoothface.generate.models import load_translator
         from gsmoothface.people.card import person_model
+        from gsmoothface.people.style import person_style, styled
 
         path = person_model(self.people_dir, name)
         translator, size = load_translator(path, self.device, self.cfg.precision)
         if size != self.pipe.size:
             raise InputError(f"{path} was adapted at {size} px but blend.size is {self.pipe.size}")
         pipe = dataclasses.replace(self.pipe, translator=translator, taft_model=path)
+        style = person_style(self.pipe.predictor, path.parent, self.base.sample_rate)
+        if style is not None:
+            pipe = dataclasses.replace(pipe, predictor=styled(pipe.predictor, style), person_style=name)
         return dataclasses.replace(self, pipe=pipe)
 
     def person_for(self, video: Path) -> str | None:

@@ -135,6 +135,7 @@ class Pipeline:
     size: int  # the MAFB/TAFT resolution, px
     a2ep_model: Path | None = None  # the files the models came from, for the user's record
     taft_model: Path | None = None
+    person_style: str | None = None  # the person whose own speaking style the predictor is fitted to
 
 
 @dataclasses.dataclass(frozen=True)

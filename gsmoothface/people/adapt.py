@@ -28,7 +28,7 @@ import torch
 from gsmoothface.atomic import atomic_dir, write_json
 from gsmoothface.config import BaseConfig, config_to_dict
 from gsmoothface.errors import InputError
-from gsmoothface.people.card import CARD, FORMAT, MODEL, check_name, read_card
+from gsmoothface.people.card import AUDIO, CARD, FORMAT, MODEL, check_name, read_card
 from gsmoothface.people.config import AdaptConfig
 
 PREPARE_SECTIONS = ("slice", "fit_3dmm", "face_model", "blend")  # what the training data depends on
@@ -239,7 +239,7 @@ def adapt_person(
     )
     out = Path(cfg.out_dir) / name
     card = read_card(out)
-    if card is not None and card.get("key") == key and (out / MODEL).is_file():
+    if card is not None and card.get("key") == key and (out / MODEL).is_file() and (out / AUDIO).is_dir():
         log(f"adapt: {name} is up to date ({out}); nothing to do")
         return card
 
@@ -297,6 +297,9 @@ def adapt_person(
         (tmp / "fit").mkdir()
         for fit in fits:
             shutil.copy2(fit, tmp / "fit" / fit.name)
+        (tmp / AUDIO).mkdir()  # the person's speech, beside its fits: their speaking style
+        for clip in clips:
+            shutil.copy2(clip / "audio.wav", tmp / AUDIO / f"{clip.name}.wav")
         write_json(tmp / CARD, card)
     log(
         f"adapt: wrote {out} in {card['seconds']:.0f} s: held-out face PSNR "

@@ -1,4 +1,4 @@
-"""Person models on disk: ``<out_dir>/<name>/`` with ``taft.pt``, ``fit/`` and ``card.json``.
+"""Person models on disk: ``<out_dir>/<name>/`` with ``taft.pt``, ``fit/``, ``audio/`` and ``card.json``.
 
 The card describes the model: its name, the content hashes of the videos it was adapted on, the
 base model and params it started from, the held-out figures of every epoch and of the kept one,
@@ -16,6 +16,7 @@ from gsmoothface.errors import InputError
 
 CARD = "card.json"
 MODEL = "taft.pt"
+AUDIO = "audio"  # the clips' audio, <clip>.wav beside fit/<clip>.npz: the person's speaking style
 FORMAT = "gsmoothface-person-1"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
