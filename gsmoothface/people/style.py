@@ -2,7 +2,7 @@
 
 A2EP's styles are those of its training speakers; for anyone else it predicts the mean style, whose
 mouth is placed and scaled like the synthetic speakers' and not like this person's (on the real
-videos in the test set, the mean style's mouth keypoints were 2 to 3 times as far from the fitted
+videos in the test set, the mean style's mouth keypoints were 1.5 to 2.6 times as far from the fitted
 ones as the person's own average mouth). A person model keeps its videos' audio beside their fits,
 so the mapping can be fitted whenever an A2EP is loaded: per expression coefficient, a gain (never
 negative) and an offset that bring A2EP's prediction of the person's speech closest to their fitted
