@@ -83,14 +83,14 @@ def test_hold_pauses_is_still_inside_and_fades_at_the_edges():
     exp = rng.standard_normal((60, 5)).astype(np.float32)
     pause = np.zeros(60, bool)
     pause[:10] = pause[30:45] = True
-    out = hold_pauses(exp, pause, fade=3)
+    rest = rng.standard_normal(5).astype(np.float32)
+    out = hold_pauses(exp, pause, 3, rest)
     assert np.array_equal(out[~pause], exp[~pause])  # speech is untouched
-    assert np.allclose(out[:7], np.median(exp[:10], axis=0))  # held from the very first frame
-    assert np.allclose(out[33:42], np.median(exp[30:45], axis=0))  # still inside, after the fade
-    rest = np.median(exp[30:45], axis=0)
+    assert np.allclose(out[:7], rest)  # held from the very first frame
+    assert np.allclose(out[33:42], rest)  # still inside, after the fade
     assert np.allclose(out[30], 0.25 * rest + 0.75 * exp[30])  # fading in from the speech before
     assert np.allclose(out[44], 0.25 * rest + 0.75 * exp[44])
-    assert np.array_equal(hold_pauses(exp, np.zeros(60, bool), 3), exp)
+    assert np.array_equal(hold_pauses(exp, np.zeros(60, bool), 3, rest), exp)
 
 
 def test_silence_in_the_audio_holds_the_prediction_still(model):
@@ -111,6 +111,7 @@ def test_silence_in_the_audio_holds_the_prediction_still(model):
     assert np.abs(np.diff(free[lead], axis=0)).max() > 1e-3  # the decoder alone moves in silence
     assert np.abs(np.diff(held[lead], axis=0)).max() < 1e-6
     assert np.abs(np.diff(held[gap], axis=0)).max() < 1e-6
+    assert np.allclose(held[lead][0], held[gap][0])  # every pause rests on the same face
     assert np.array_equal(held[20:55], free[20:55])
 
 

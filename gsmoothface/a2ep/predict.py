@@ -13,8 +13,9 @@ Windows are decoded ``predict_batch`` at a time, so memory does not grow with th
 In a pause of the audio the face holds still: the autoregressive decoder, fed the same silence
 frame after frame, still drifts (on held-out synthetic clips its mouth moved 3.1x as much as the
 truth's in silence, and most at the start of a window). :func:`hold_pauses` replaces the
-prediction inside each pause by its median there, faded in and out over ``pause_hold`` frames so
-the mouth still closes into the pause and opens out of it as the prediction says.
+prediction inside each pause by the face at rest (the median of the prediction for a window of
+digital silence: the same in every pause), faded in and out over ``pause_hold`` frames so the
+mouth still closes into the pause and opens out of it as the prediction says.
 """
 
 from __future__ import annotations
@@ -145,18 +146,25 @@ def predict_audio(
     hop, win = hop_and_window(rate)
     pause = audio_pauses(audio, rate, hop, win, n_feature_frames(audio.shape[0], rate))
     held = to_frame_rate(pause[:, None].astype(np.float32), n_frames, fps, rate)[:, 0] > 0.5
-    return hold_pauses(exp, held, cfg.pause_hold)
+    if not held.any():
+        return exp
+    silence = np.zeros(round(cfg.predict_window / fps * rate) + win, np.float32)
+    rest = predict_expressions(
+        model, to_frame_rate(frontend(silence), cfg.predict_window, fps, rate), code, cfg.predict_window, 0
+    )
+    return hold_pauses(exp, held, cfg.pause_hold, np.median(rest, axis=0))
 
 
-def hold_pauses(exp: np.ndarray, pause: np.ndarray, fade: int) -> np.ndarray:
-    """Hold one expression through each pause.
+def hold_pauses(exp: np.ndarray, pause: np.ndarray, fade: int, rest: np.ndarray) -> np.ndarray:
+    """Hold the expression ``rest`` through each pause.
 
     Parameters
     ----------
     exp: (T, D) predicted expressions.
     pause: (T,) bool, the frames in a pause.
-    fade: frames from a pause's edge to where the held expression (the pause's median) fully
-        replaces the prediction; a pause at the start or end of the audio is held up to its edge.
+    fade: frames from a pause's edge to where ``rest`` fully replaces the prediction; a pause at the
+        start or end of the audio is held up to its edge.
+    rest: (D,) the face at rest: the prediction for silence (the same in every pause).
 
     Returns
     -------
@@ -173,6 +181,5 @@ def hold_pauses(exp: np.ndarray, pause: np.ndarray, fade: int) -> np.ndarray:
             stop - frames if stop < n else np.full(len(frames), fade + 1),
         )
         w = np.clip(inside / (fade + 1), 0.0, 1.0)[:, None]
-        rest = np.median(exp[start:stop], axis=0)
         out[start:stop] = w * rest + (1.0 - w) * exp[start:stop]
     return out
