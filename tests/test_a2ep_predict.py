@@ -91,6 +91,7 @@ def test_hold_pauses_is_still_inside_and_fades_at_the_edges():
     assert np.allclose(out[30], 0.25 * rest + 0.75 * exp[30])  # fading in from the speech before
     assert np.allclose(out[44], 0.25 * rest + 0.75 * exp[44])
     assert np.array_equal(hold_pauses(exp, np.zeros(60, bool), 3, rest), exp)
+    assert np.allclose(hold_pauses(exp, np.ones(60, bool), 3, rest), rest)  # all silence: all rest
 
 
 def test_silence_in_the_audio_holds_the_prediction_still(model):

@@ -27,7 +27,7 @@ import torch
 
 from gsmoothface.a2ep.model import A2EP
 from gsmoothface.audio.features import AudioFrontend, hop_and_window, n_feature_frames, to_frame_rate
-from gsmoothface.audio.phonetic import audio_pauses, runs
+from gsmoothface.audio.phonetic import audio_pauses, true_runs
 from gsmoothface.errors import InputError
 
 
@@ -172,14 +172,13 @@ def hold_pauses(exp: np.ndarray, pause: np.ndarray, fade: int, rest: np.ndarray)
     """
     out = exp.astype(np.float32).copy()
     n = len(pause)
-    for start, stop in runs(pause.astype(np.int8)):
-        if not pause[start]:
-            continue
+    for start, stop in true_runs(pause):
         frames = np.arange(start, stop)
-        inside = np.minimum(
-            frames - start + 1 if start > 0 else np.full(len(frames), fade + 1),
-            stop - frames if stop < n else np.full(len(frames), fade + 1),
-        )
+        inside = np.full(len(frames), np.inf)  # frames from the nearest edge that meets speech
+        if start > 0:
+            inside = np.minimum(inside, frames - start + 1)
+        if stop < n:
+            inside = np.minimum(inside, stop - frames)
         w = np.clip(inside / (fade + 1), 0.0, 1.0)[:, None]
         out[start:stop] = w * rest + (1.0 - w) * exp[start:stop]
     return out

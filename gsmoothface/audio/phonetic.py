@@ -221,9 +221,8 @@ def articulation(labels: np.ndarray, pause: np.ndarray, sample_rate: int, hop: i
     for start, stop in runs(labels):
         if labels[start]:
             timed.append(Phone(ARPABET_IPA[PHONES[labels[start]]], start / DECODER_RATE, stop / DECODER_RATE))
-    for start, stop in runs(pause.astype(np.int64)):
-        if pause[start]:
-            timed.append(Phone("", start * hop / sample_rate, ((stop - 1) * hop + win) / sample_rate))
+    for start, stop in true_runs(pause):
+        timed.append(Phone("", start * hop / sample_rate, ((stop - 1) * hop + win) / sample_rate))
     timed.sort(key=lambda phone: phone.start)
     centres = (np.arange(len(pause)) * hop + win / 2) / sample_rate
     controls = coarticulate(timed, centres)
@@ -235,6 +234,11 @@ def runs(values: np.ndarray) -> list[tuple[int, int]]:
     edges = np.flatnonzero(np.diff(values)) + 1
     bounds = [0, *edges.tolist(), len(values)]
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of every run of True in the bool array ``mask``."""
+    return [(a, b) for a, b in runs(mask.astype(np.int8)) if mask[a]]
 
 
 def frame_levels(audio: np.ndarray, hop: int, win: int, n_frames: int) -> np.ndarray:
@@ -273,7 +277,7 @@ def pause_frames(db: np.ndarray, min_frames: int) -> np.ndarray:
     if quiet.all():
         return quiet
     pause = np.zeros_like(quiet)
-    for start, stop in runs(quiet.astype(np.int8)):
-        if quiet[start] and stop - start >= min_frames:
+    for start, stop in true_runs(quiet):
+        if stop - start >= min_frames:
             pause[start:stop] = True
     return pause
